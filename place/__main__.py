@@ -1,0 +1,3 @@
+from place.cli import main
+
+raise SystemExit(main())

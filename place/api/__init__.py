@@ -1,0 +1,1 @@
+"""The stateless pod: Starlette under uvicorn, the websocket `/ws` and the HTTP endpoints."""

@@ -1,0 +1,164 @@
+"""The Starlette application of a pod: `/ws`, the HTTP endpoints of the contract, and the page."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+from place.api.pod import Pod
+from place.canvas import pixel_info
+from place.snapshot.png import encode_png
+
+_PLACEHOLDER_PAGE = """<!doctype html><meta charset="utf-8"><title>our/place</title>
+<h1>our/place</h1><p>The server runs. The page is not built: run <code>make frontend</code>.
+<p><a href="/api/canvas.png">The canvas as PNG</a> · <a href="/api/stats">stats</a></p>
+"""
+
+
+class TransportAccess:
+    """Outermost ASGI layer: hands the websocket endpoint uvicorn's protocol object.
+
+    The hub writes pre-encoded frames straight to each player's transport (one encoding, no ASGI
+    round per player); the `send` callable that reaches the endpoint is wrapped by Starlette's
+    middleware, so the unwrapped one is kept in the scope here.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope["place.protocol"] = getattr(send, "__self__", None)
+        await self.app(scope, receive, send)
+
+
+def _bad_request(message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=400)
+
+
+def _unavailable(message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=503)
+
+
+def create_app(pod: Pod) -> ASGIApp:
+    png_cache: dict[str, object] = {}
+
+    async def websocket_endpoint(websocket: WebSocket) -> None:
+        await pod.serve(websocket)
+
+    async def config(request: Request) -> Response:
+        if pod.mirror.config is None:
+            return _unavailable("no canvas yet")
+        return JSONResponse(pod.mirror.config.public())
+
+    async def canvas_png(request: Request) -> Response:
+        mirror = pod.mirror
+        if mirror.config is None or mirror.canvas is None:
+            return _unavailable("no canvas yet")
+        key = (mirror.seq, mirror.config.version)
+        if png_cache.get("key") != key:
+            c = mirror.config
+            png_cache["body"] = encode_png(mirror.canvas, c.width, c.height, c.palette)
+            png_cache["key"] = key
+        return Response(
+            png_cache["body"], media_type="image/png", headers={"Cache-Control": "no-cache"}
+        )
+
+    async def pixel(request: Request) -> Response:
+        config = pod.mirror.config
+        if config is None:
+            return _unavailable("no canvas yet")
+        values = []
+        for name in ("x", "y"):
+            raw = request.query_params.get(name)
+            if raw is None:
+                return _bad_request(f"missing query parameter {name}")
+            try:
+                values.append(int(raw))
+            except ValueError:
+                return _bad_request(f"{name} must be a whole number, got {raw!r}")
+        x, y = values
+        if not (0 <= x < config.width and 0 <= y < config.height):
+            return _bad_request(f"({x}, {y}) is outside the {config.width}x{config.height} canvas")
+        try:
+            return JSONResponse(await pixel_info(pod.redis, pod.keys, x, y, config.width))
+        except (RedisError, OSError):
+            return _unavailable("Redis does not answer")
+
+    async def stats(request: Request) -> Response:
+        return JSONResponse(pod.stats.latest)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "alive"})
+
+    async def readyz(request: Request) -> Response:
+        ready, reason = pod.ready()
+        return JSONResponse({"ready": ready, "reason": reason}, status_code=200 if ready else 503)
+
+    async def metrics(request: Request) -> Response:
+        hub = pod.hub
+        gauges = {
+            "place_connections": (len(hub), "Websocket connections open on this pod."),
+            "place_seq": (pod.mirror.seq, "The seq of this pod's canvas."),
+            "place_frames_delivered": (hub.frames_delivered, "Delta frames written to players."),
+            "place_frames_dropped": (hub.frames_dropped, "Deltas skipped for slow players."),
+            "place_redis_placement_calls": (pod.placer.calls, "Placement batches sent to Redis."),
+        }
+        return Response(pod.metrics.render(gauges), media_type="text/plain; version=0.0.4")
+
+    routes = [
+        WebSocketRoute("/ws", websocket_endpoint),
+        Route("/api/config", config),
+        Route("/api/canvas.png", canvas_png),
+        Route("/api/pixel", pixel),
+        Route("/api/stats", stats),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+        *_page_routes(pod.settings.static_dir),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await pod.start()
+        try:
+            yield
+        finally:
+            await pod.stop()
+
+    return TransportAccess(Starlette(routes=routes, lifespan=lifespan))
+
+
+def _page_routes(static_dir: Path) -> list[Route | Mount]:
+    """The built players' page at `/` and `/embed`, or a placeholder when it is not built."""
+    index, embed = static_dir / "index.html", static_dir / "embed.html"
+    if not index.exists():
+
+        async def placeholder(request: Request) -> Response:
+            return HTMLResponse(_PLACEHOLDER_PAGE)
+
+        return [Route("/", placeholder), Route("/embed", placeholder)]
+
+    async def page(request: Request) -> Response:
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+    async def embed_page(request: Request) -> Response:
+        return FileResponse(
+            embed if embed.exists() else index, headers={"Cache-Control": "no-cache"}
+        )
+
+    return [
+        Route("/", page),
+        Route("/embed", embed_page),
+        Mount("/", StaticFiles(directory=static_dir), name="static"),
+    ]

@@ -1,0 +1,156 @@
+"""`place`: parse the command line and call a plain `run_*` function. Nothing else lives here.
+
+Every expected failure (bad value, unreachable Redis, refused admin change) ends in one line on
+stderr and exit status 1; Ctrl-C ends quietly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from place.errors import PlaceError
+from place.settings import Settings
+
+_SETTINGS_HELP = "Settings come from PLACE_* environment variables (docs/settings.md); flags win."
+
+
+def _add_redis(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--redis-url", help="the Redis holding the canvas (PLACE_REDIS_URL)")
+
+
+def _add_listen(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="address to listen on (PLACE_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (PLACE_PORT, default 8000)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="place",
+        description="our/place: a shared pixel canvas for r/place-style events.",
+        epilog=_SETTINGS_HELP,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    api = commands.add_parser(
+        "api", help="run a stateless pod: /ws, the HTTP API and the page", epilog=_SETTINGS_HELP
+    )
+    _add_listen(api)
+    _add_redis(api)
+    api.add_argument("--auth", choices=("firebase", "dev"), help="PLACE_AUTH (default firebase)")
+
+    ticker = commands.add_parser(
+        "ticker", help="run a ticker (one is active, others stand by)", epilog=_SETTINGS_HELP
+    )
+    _add_redis(ticker)
+
+    dev = commands.add_parser(
+        "dev",
+        help="run the whole system on this machine: Redis, a ticker and a pod with dev auth",
+        epilog="Starts its own redis-server on a free port unless PLACE_REDIS_URL or --redis-url "
+        "is given. " + _SETTINGS_HELP,
+    )
+    _add_listen(dev)
+    _add_redis(dev)
+
+    admin = commands.add_parser(
+        "admin", help="moderation and live canvas changes", epilog=_SETTINGS_HELP
+    )
+    _add_redis(admin)
+    actions = admin.add_subparsers(dest="action", required=True, metavar="ACTION")
+    resize = actions.add_parser("resize", help="change the canvas size (keeps the top-left)")
+    resize.add_argument("width", type=int)
+    resize.add_argument("height", type=int)
+    palette = actions.add_parser("palette", help="set the palette: comma-separated #rrggbb")
+    palette.add_argument("colors")
+    cooldown = actions.add_parser("cooldown", help="set the per-player cooldown (0 disables it)")
+    cooldown.add_argument("seconds", type=float)
+    actions.add_parser("open", help="let players place")
+    actions.add_parser("close", help="stop all placements (watching goes on)")
+    ban = actions.add_parser("ban", help="stop a player from placing (PLAYER is user.id)")
+    ban.add_argument("player")
+    unban = actions.add_parser("unban", help="let a banned player place again")
+    unban.add_argument("player")
+    wipe = actions.add_parser("wipe", help="paint a rectangle one colour (default colour 0)")
+    for name in ("x", "y", "width", "height"):
+        wipe.add_argument(name, type=int)
+    wipe.add_argument("--color", type=int, default=0, help="palette index (default 0)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("uvicorn").setLevel(logging.WARNING)
+    try:
+        settings = Settings.from_env(
+            redis_url=args.redis_url,
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+            auth=getattr(args, "auth", None),
+        )
+        return asyncio.run(_command(args, settings))
+    except PlaceError as error:
+        print(f"place {args.command}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _command(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "api":
+        from place.api.server import run_api
+
+        await run_api(settings)
+    elif args.command == "ticker":
+        from place.ticker.ticker import run_ticker
+
+        await _until_signalled(run_ticker(settings))
+    elif args.command == "dev":
+        from place.dev import run_dev
+
+        await run_dev(settings)
+    elif args.command == "admin":
+        print(await _admin(args, settings))
+    return 0
+
+
+async def _admin(args: argparse.Namespace, settings: Settings) -> str:
+    from place.admin import Admin
+    from place.keys import Keys
+    from place.redis_client import connect_redis
+
+    redis = await connect_redis(settings.redis_url)
+    admin = Admin(redis, Keys(settings.key_prefix))
+    actions: dict[str, Callable[[], Awaitable[str]]] = {
+        "resize": lambda: admin.resize(args.width, args.height),
+        "palette": lambda: admin.palette(args.colors),
+        "cooldown": lambda: admin.cooldown(args.seconds),
+        "open": lambda: admin.set_open(True),
+        "close": lambda: admin.set_open(False),
+        "ban": lambda: admin.ban(args.player),
+        "unban": lambda: admin.unban(args.player),
+        "wipe": lambda: admin.wipe(args.x, args.y, args.width, args.height, args.color),
+    }
+    try:
+        return await actions[args.action]()
+    finally:
+        await redis.aclose()
+
+
+async def _until_signalled(work: Awaitable[None]) -> None:
+    """Run `work` until SIGTERM or SIGINT, then cancel it so its cleanup runs."""
+    import signal
+
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

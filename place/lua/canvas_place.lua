@@ -1,0 +1,81 @@
+-- canvas_place.lua: store a batch of placements, each checked and applied in order, atomically.
+-- A placement that passes every check is written to the canvas, the who record and the stream in
+-- the same step, so the canvas and the stream never disagree.
+--
+-- KEYS[1] config hash     KEYS[2] canvas string (BITFIELD u8)   KEYS[3] placement stream
+-- KEYS[4] who string      KEYS[5] banned set                    KEYS[6] stats hash
+-- KEYS[6+i] cooldown key of placement i
+-- ARGV[1] number of placements, then 5 per placement: player id, player number, x, y, colour
+-- Returns a flat array, 2 per placement: "ok" or an error code, then next_place_at_ms for "ok",
+-- retry_at_ms for "cooldown", 0 otherwise.
+
+local config_key, canvas_key, stream_key = KEYS[1], KEYS[2], KEYS[3]
+local who_key, banned_key, stats_key = KEYS[4], KEYS[5], KEYS[6]
+local count = tonumber(ARGV[1])
+
+local results = {}
+local config = redis.call('HMGET', config_key, 'width', 'height', 'colors', 'cooldown_ms', 'open')
+if not config[1] then
+  for i = 1, count do
+    results[#results + 1] = 'unavailable'
+    results[#results + 1] = 0
+  end
+  return results
+end
+local width, height, colors = tonumber(config[1]), tonumber(config[2]), tonumber(config[3])
+local cooldown_ms, is_open = tonumber(config[4]), config[5] == '1'
+
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+
+local stored = 0
+for i = 0, count - 1 do
+  local base = 2 + i * 5
+  local player, number = ARGV[base], ARGV[base + 1]
+  local x, y, c = tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4])
+  local cooldown_key = KEYS[7 + i]
+  local code, at = 'ok', 0
+  if x < 0 or x >= width or y < 0 or y >= height then
+    code = 'out_of_bounds'
+  elseif c < 0 or c >= colors then
+    code = 'bad_color'
+  elseif not is_open then
+    code = 'closed'
+  elseif redis.call('SISMEMBER', banned_key, player) == 1 then
+    code = 'banned'
+  else
+    local next_at = cooldown_ms > 0 and tonumber(redis.call('GET', cooldown_key)) or nil
+    if next_at and next_at > now then
+      code, at = 'cooldown', next_at
+    else
+      local pixel = y * width + x
+      redis.call('BITFIELD', canvas_key, 'SET', 'u8', '#' .. pixel, c)
+      redis.call('BITFIELD', who_key, 'SET', 'u32', pixel * 96, number,
+                 'SET', 'i64', pixel * 96 + 32, now)
+      redis.call('XADD', stream_key, '*', 'x', x, 'y', y, 'c', c, 'u', player, 't', now)
+      if cooldown_ms > 0 then
+        at = now + cooldown_ms
+        redis.call('SET', cooldown_key, at, 'PX', cooldown_ms)
+      end
+      stored = stored + 1
+    end
+  end
+  results[#results + 1] = code
+  results[#results + 1] = at
+end
+
+if stored > 0 then
+  redis.call('HINCRBY', stats_key, 'placements', stored)
+  -- placements stored within the current second, and the most ever stored within one second
+  local second = math.floor(now / 1000)
+  local window = redis.call('HMGET', stats_key, 'pps_sec', 'pps_count', 'peak_pps')
+  local in_second = stored
+  if tonumber(window[1]) == second then
+    in_second = tonumber(window[2]) + stored
+  end
+  redis.call('HSET', stats_key, 'pps_sec', second, 'pps_count', in_second)
+  if in_second > (tonumber(window[3]) or 0) then
+    redis.call('HSET', stats_key, 'peak_pps', in_second)
+  end
+end
+return results

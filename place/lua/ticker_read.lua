@@ -1,0 +1,44 @@
+-- ticker_read.lua: everything one tick needs, read in one atomic step: the new placements since
+-- the saved stream position, the live configuration, and (when asked, or when the configuration
+-- changed since the last snapshot) the whole canvas, which then holds exactly those placements.
+--
+-- KEYS[1] ticker lock   KEYS[2] ticker state hash   KEYS[3] placement stream
+-- KEYS[4] config hash   KEYS[5] canvas string
+-- ARGV[1] this ticker's lock token   ARGV[2] most entries to read   ARGV[3] "1": read the canvas
+-- Returns {"deposed"} when the lock is not ours, else
+--   {seq, pos, last_id, records, config (flat HGETALL), canvas or false, config version of the
+--   last snapshot or ""}
+-- records: one 9-byte record per entry, '<HHHHB' x, y, w, h, c (a placement is a 1x1 rectangle,
+-- an admin wipe a larger one), in stream order.
+
+local lock_key, state_key, stream_key, config_key, canvas_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local token, max_entries, want_canvas = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
+
+if redis.call('GET', lock_key) ~= token then
+  return {'deposed'}
+end
+
+local state = redis.call('HMGET', state_key, 'seq', 'pos', 'config_version')
+local seq, pos = tonumber(state[1]) or 0, state[2] or '0-0'
+local entries = redis.call('XRANGE', stream_key, '(' .. pos, '+', 'COUNT', max_entries)
+
+local records = {}
+local last_id = pos
+for i, entry in ipairs(entries) do
+  last_id = entry[1]
+  local fields = {}
+  local raw = entry[2]
+  for j = 1, #raw, 2 do
+    fields[raw[j]] = raw[j + 1]
+  end
+  records[i] = struct.pack('<HHHHB', tonumber(fields.x), tonumber(fields.y),
+                           tonumber(fields.w or 1), tonumber(fields.h or 1), tonumber(fields.c))
+end
+
+local config = redis.call('HGETALL', config_key)
+local canvas = false
+local version = redis.call('HGET', config_key, 'version')
+if want_canvas or version ~= state[3] then
+  canvas = redis.call('GET', canvas_key)
+end
+return {seq, pos, last_id, table.concat(records), config, canvas, state[3] or ''}

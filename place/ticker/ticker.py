@@ -1,0 +1,196 @@
+"""The active ticker's work: every tick, turn new placements into a delta and publish it.
+
+Each tick reads, in one atomic step (`ticker_read.lua`), the placements since the saved stream
+position and, when a snapshot is due, the canvas; it then publishes and saves the new position and
+`seq` in one fenced step (`ticker_commit.lua`). Position and `seq` live in Redis, so a new leader
+continues the sequence with no gap, no duplicate and no lost placement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import zlib
+
+import orjson
+from redis.asyncio import Redis
+
+from place import protocol
+from place.config import LiveConfig
+from place.keys import Keys
+from place.scripts import Scripts
+from place.settings import Settings
+from place.ticker.coalesce import coalesce
+from place.ticker.lock import LOCK_TTL_MS, POLL_EVERY_S, RENEW_EVERY_S, Lock
+
+logger = logging.getLogger("place.ticker")
+
+MAX_ENTRIES_PER_TICK = 200_000
+
+
+class Deposed(Exception):
+    """This ticker lost its lock: it must stop publishing at once."""
+
+
+class Ticker:
+    def __init__(self, settings: Settings, redis: Redis) -> None:
+        self.settings = settings
+        self.redis = redis
+        self.keys = Keys(settings.key_prefix)
+        self.scripts = Scripts(redis)
+        self.lock = Lock(redis, self.scripts, self.keys.ticker_lock)
+        self.tick_s = settings.tick_ms / 1000
+        self.max_deltas = int(2 * settings.resync_s / self.tick_s) + 100
+        self._snapshot_due = 0.0
+        self.last_tick_us = 0
+
+    async def run(self) -> None:
+        """Stand by until the lock is ours, lead until it is lost, forever."""
+        logger.info("ticker %s standing by", self.lock.token[:8])
+        while True:
+            if not await self.lock.acquire():
+                await asyncio.sleep(POLL_EVERY_S)
+                continue
+            logger.info("ticker %s is active", self.lock.token[:8])
+            try:
+                await self._lead()
+            except Deposed:
+                logger.warning("ticker %s lost its lock; standing by", self.lock.token[:8])
+
+    async def close(self) -> None:
+        """Give the lock up so that a standby takes over at once, not after the lock expires."""
+        await self.lock.release()
+
+    async def _lead(self) -> None:
+        renewing = asyncio.create_task(self._renew())
+        try:
+            await self.ensure_canvas()
+            self._snapshot_due = 0.0  # a new leader writes a snapshot on its first tick
+            loop = asyncio.get_running_loop()
+            next_tick = loop.time()
+            while not renewing.done():
+                await self.tick()
+                next_tick += self.tick_s
+                delay = next_tick - loop.time()
+                if delay < 0:  # behind: skip ahead rather than tick in a burst
+                    next_tick = loop.time()
+                    delay = 0
+                await asyncio.sleep(delay)
+            renewing.result()
+        finally:
+            renewing.cancel()
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(RENEW_EVERY_S)
+            if not await self.lock.renew():
+                raise Deposed
+
+    async def ensure_canvas(self) -> None:
+        """Create the canvas from the settings if Redis has none (only the active ticker does)."""
+        config = LiveConfig.from_settings(self.settings)
+        fields = [item for pair in config.to_hash().items() for item in pair]
+        created = await self.scripts.canvas_create(
+            keys=[self.keys.ticker_lock, self.keys.config, self.keys.canvas, self.keys.who],
+            args=[self.lock.token, config.width * config.height, *fields],
+        )
+        if created == -1:
+            raise Deposed
+        if created == 1:
+            logger.info("created a %dx%d canvas", config.width, config.height)
+
+    async def tick(self) -> None:
+        """One tick: read, coalesce, publish, save the position; fenced by the lock."""
+        started = time.perf_counter()
+        snapshot_due = time.monotonic() >= self._snapshot_due
+        read = await self.scripts.ticker_read(
+            keys=[
+                self.keys.ticker_lock,
+                self.keys.ticker_state,
+                self.keys.placements,
+                self.keys.config,
+                self.keys.canvas,
+            ],
+            args=[self.lock.token, MAX_ENTRIES_PER_TICK, "1" if snapshot_due else "0"],
+        )
+        if read[0] == b"deposed":
+            raise Deposed
+        seq, _pos, last_id, records, config_flat, canvas, snapshot_version = read
+        config = LiveConfig.from_hash(dict(zip(config_flat[::2], config_flat[1::2], strict=True)))
+
+        new_seq = seq
+        delta = b""
+        snapshot = b""
+        messages: list[bytes] = []
+        config_changed = canvas is not None and snapshot_version != str(config.version).encode()
+        if records and not config_changed:
+            pixels, colors = coalesce(records, config.width, config.height)
+            if pixels.size:
+                new_seq += 1
+                delta = protocol.encode_delta(new_seq, pixels, colors)
+        elif config_changed:
+            # the placements of this tick are folded into the snapshot of the new configuration
+            new_seq += 1
+        if canvas is not None:
+            snapshot = protocol.encode_snapshot(new_seq, config.width, config.height, canvas)
+            self._snapshot_due = time.monotonic() + self.settings.resync_s
+
+        tick_us = int((time.perf_counter() - started) * 1e6)
+        if delta:
+            messages.append(protocol.encode_bus_delta(delta, time.time(), tick_us))
+        if snapshot:
+            messages.append(
+                protocol.encode_notice(
+                    "snapshot",
+                    seq=new_seq,
+                    config_version=config.version,
+                    crc32=zlib.crc32(canvas),
+                )
+            )
+        if not messages:
+            messages.append(protocol.encode_notice("tick", seq=seq, tick_us=tick_us))
+
+        committed = await self.scripts.ticker_commit(
+            keys=[
+                self.keys.ticker_lock,
+                self.keys.ticker_state,
+                self.keys.deltas,
+                self.keys.snapshot,
+                self.keys.placements,
+            ],
+            args=[
+                self.lock.token,
+                seq,
+                new_seq,
+                last_id,
+                config.version,
+                self.keys.channel,
+                delta,
+                self.max_deltas,
+                snapshot,
+                orjson.dumps(config.to_json()) if snapshot else b"",
+                *messages,
+            ],
+        )
+        if not committed:
+            raise Deposed
+        self.last_tick_us = int((time.perf_counter() - started) * 1e6)
+
+
+async def run_ticker(settings: Settings) -> None:
+    """`place ticker`: run until cancelled; give the lock up on the way out."""
+    from place.redis_client import connect_redis
+
+    redis = await connect_redis(settings.redis_url)
+    ticker = Ticker(settings, redis)
+    try:
+        await ticker.run()
+    finally:
+        try:
+            await asyncio.shield(ticker.close())
+        finally:
+            await redis.aclose()
+
+
+__all__ = ["LOCK_TTL_MS", "Deposed", "Ticker", "run_ticker"]
