@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 
+from tests.e2e.cluster import Cluster
 from tests.servers import RedisServer
 
 
@@ -24,3 +26,12 @@ async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
     await client.flushall()
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+def cluster(redis_server: RedisServer, tmp_path: Path) -> Iterator[Cluster]:
+    """Real `place` processes (start them with `cluster.ticker()`, `cluster.pod()`), all
+    stopped after the test; Redis is emptied first."""
+    cluster = Cluster(redis_server, tmp_path / "logs")
+    yield cluster
+    cluster.stop()

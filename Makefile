@@ -1,0 +1,48 @@
+# our/place: `make dev` runs the whole system locally, `make test` runs every test.
+# Both install what they need first (Debian packages as root, the Python venv, npm packages).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FRONTEND_SOURCES := $(shell find frontend/src frontend/index.html frontend/embed.html \
+	frontend/vite.config.ts frontend/package-lock.json -type f 2>/dev/null)
+
+.PHONY: setup system python frontend dev test lint bench clean
+
+setup: system python frontend
+
+system:
+	@scripts/install-system-packages
+
+python: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+frontend: frontend/dist/index.html
+
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+
+frontend/dist/index.html: frontend/node_modules/.package-lock.json $(FRONTEND_SOURCES)
+	cd frontend && npm run build
+
+dev: setup
+	$(BIN)/place dev
+
+lint: python
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check place tests
+
+test: setup lint
+	cd frontend && npm test
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) frontend/node_modules frontend/dist var .pytest_cache .ruff_cache
