@@ -43,7 +43,11 @@ class TestPlayer:
                 elif frame[0] == protocol.SNAPSHOT:
                     snapshot = protocol.decode_snapshot(frame)
                     self.canvas = snapshot.pixels.copy()
-                    self.width, self.height, self.seq = snapshot.width, snapshot.height, snapshot.seq
+                    self.width, self.height, self.seq = (
+                        snapshot.width,
+                        snapshot.height,
+                        snapshot.seq,
+                    )
                     self.snapshots.append(snapshot.seq)
                 else:
                     delta = protocol.decode_delta(frame)

@@ -204,8 +204,12 @@ async def test_http_endpoints(cluster: Cluster) -> None:
         assert (await http.get("/healthz")).status_code == 200
         assert (await http.get("/readyz")).status_code == 200
         metrics = (await http.get("/metrics")).text
-        for name in ("place_connections 1", 'place_placements_total{result="stored"} 1',
-                     "place_delta_latency_seconds_bucket", "place_tick_duration_seconds_count"):
+        for name in (
+            "place_connections 1",
+            'place_placements_total{result="stored"} 1',
+            "place_delta_latency_seconds_bucket",
+            "place_tick_duration_seconds_count",
+        ):
             assert name in metrics
     await player.close()
 

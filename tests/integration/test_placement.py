@@ -10,7 +10,7 @@ import numpy as np
 from redis.asyncio import Redis
 
 from place.admin import Admin
-from place.canvas import Placer, pixel_info
+from place.canvas import Placer, Player, pixel_info
 from place.keys import Keys
 from place.scripts import Scripts
 from place.status import ErrorCode
@@ -102,3 +102,13 @@ async def test_canvas_and_stream_never_disagree(redis: Redis) -> None:
     assert await redis.get(KEYS.canvas) == replay.tobytes()
     stats = await redis.hgetall(KEYS.stats)
     assert int(stats[b"placements"]) == 500 and int(stats[b"peak_pps"]) >= 1
+
+
+async def test_placements_are_answered_unavailable_when_redis_is_gone() -> None:
+    from tests.servers import free_port
+
+    gone = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    placer = Placer(Scripts(gone), KEYS)
+    ann = Player("ann", "ann", 1)
+    assert await place(placer, ann, 0, 0, 1) == (ErrorCode.UNAVAILABLE, 0)
+    await gone.aclose()
