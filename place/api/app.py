@@ -10,10 +10,9 @@ from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.websockets import WebSocket
 
 from place.api.pod import Pod
 from place.canvas import pixel_info
@@ -25,21 +24,23 @@ _PLACEHOLDER_PAGE = """<!doctype html><meta charset="utf-8"><title>our/place</ti
 """
 
 
-class TransportAccess:
-    """Outermost ASGI layer: hands the websocket endpoint uvicorn's protocol object.
+class PodApp:
+    """The outermost ASGI app: `/ws` goes straight to the pod, everything else to Starlette.
 
-    The hub writes pre-encoded frames straight to each player's transport (one encoding, no ASGI
-    round per player); the `send` callable that reaches the endpoint is wrapped by Starlette's
-    middleware, so the unwrapped one is kept in the scope here.
+    A websocket stays open for hours, and every coroutine frame on its stack stays with it: going
+    around Starlette's router and middleware saves memory per player (docs/performance.md). It
+    also hands the pod uvicorn's own `send`, whose protocol object the hub writes to directly.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, pod: Pod, http: ASGIApp) -> None:
+        self.pod = pod
+        self.http = http
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            scope["place.protocol"] = getattr(send, "__self__", None)
-        await self.app(scope, receive, send)
+        if scope["type"] == "websocket" and scope["path"] == "/ws":
+            await self.pod.serve(receive, send)
+        else:
+            await self.http(scope, receive, send)
 
 
 def _bad_request(message: str) -> JSONResponse:
@@ -52,9 +53,6 @@ def _unavailable(message: str) -> JSONResponse:
 
 def create_app(pod: Pod) -> ASGIApp:
     png_cache: dict[str, object] = {}
-
-    async def websocket_endpoint(websocket: WebSocket) -> None:
-        await pod.serve(websocket)
 
     async def config(request: Request) -> Response:
         if pod.mirror.config is None:
@@ -117,7 +115,6 @@ def create_app(pod: Pod) -> ASGIApp:
         return Response(pod.metrics.render(gauges), media_type="text/plain; version=0.0.4")
 
     routes = [
-        WebSocketRoute("/ws", websocket_endpoint),
         Route("/api/config", config),
         Route("/api/canvas.png", canvas_png),
         Route("/api/pixel", pixel),
@@ -136,7 +133,7 @@ def create_app(pod: Pod) -> ASGIApp:
         finally:
             await pod.stop()
 
-    return TransportAccess(Starlette(routes=routes, lifespan=lifespan))
+    return PodApp(pod, Starlette(routes=routes, lifespan=lifespan))
 
 
 def _page_routes(static_dir: Path) -> list[Route | Mount]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from starlette.websockets import WebSocket
+from starlette.types import Receive, Send
 
 from place import protocol
 from place.api.auth import Authenticator, AuthError
@@ -105,18 +105,22 @@ class Pod:
             next_at = 0
         return text_frame(protocol.encode_hello(config, player and player.public(), next_at))
 
-    async def serve(self, websocket: WebSocket) -> None:
-        """One player's connection, from accept to close."""
-        await websocket.accept()
+    async def serve(self, receive: Receive, send: Send) -> None:
+        """One player's connection, from accept to close, on raw ASGI messages.
+
+        `send` must be uvicorn's own (its `__self__` is the websocket protocol, whose transport
+        the hub writes to); `PodApp` passes it through untouched.
+        """
+        if (await receive())["type"] != "websocket.connect":
+            return
+        await send({"type": "websocket.accept"})
         if self.draining or not self.mirror.loaded:
-            await websocket.close(WS_TRY_AGAIN_LATER)
+            await send({"type": "websocket.close", "code": WS_TRY_AGAIN_LATER})
             return
         bucket = None
         if self.settings.msg_rate > 0:
             bucket = TokenBucket(self.settings.msg_rate, self.settings.msg_burst)
-        connection = Connection(
-            websocket.scope["place.protocol"], bucket, time.monotonic() + self.settings.resync_s
-        )
+        connection = Connection(send.__self__, bucket, time.monotonic() + self.settings.resync_s)
         connection.write(self.hello_frame(connection))
         connection.write(self.mirror.snapshot_frame())
         self.hub.add(connection)
@@ -124,7 +128,7 @@ class Pod:
         self.stats.visits += 1
         try:
             while True:
-                message = await websocket.receive()
+                message = await receive()
                 if message["type"] == "websocket.disconnect":
                     return
                 if connection.bucket is not None and not connection.bucket.take():
@@ -135,7 +139,7 @@ class Pod:
                         retry_at_ms=int(time.time() * 1000) + 1000,
                     )
                     self.hub.discard(connection)
-                    await websocket.close(WS_POLICY_VIOLATION)
+                    await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION})
                     return
                 text = message.get("text")
                 if text is None:
