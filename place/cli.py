@@ -95,12 +95,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=getattr(args, "port", None),
             auth=getattr(args, "auth", None),
         )
-        return asyncio.run(_command(args, settings))
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(_command(args, settings))
     except PlaceError as error:
         print(f"place {args.command}: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (it is, with uvicorn[standard] on Linux): a faster loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 async def _command(args: argparse.Namespace, settings: Settings) -> int:

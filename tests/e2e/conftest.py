@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -48,7 +49,7 @@ class Site:
 
     def restart_pod(self) -> None:
         """What a rolling deploy does to one pod: SIGTERM (sockets close with 1012), a new one."""
-        self.pod.signal(__import__("signal").SIGTERM)
+        self.pod.signal(signal.SIGTERM)
         assert self.pod.wait(20) == 0, self.pod.log()
         self.pod = self.cluster.pod(port=self.port)
 
@@ -68,26 +69,31 @@ def built_page() -> Path:
 @pytest.fixture(scope="module")
 def browser(built_page: Path) -> Iterator[Browser]:
     if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"no Chromium at {CHROMIUM}: run `make setup` (apt-get install chromium)", pytrace=False)
+        pytest.fail(
+            f"no Chromium at {CHROMIUM}: run `make setup` (apt-get install chromium)", pytrace=False
+        )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
 
-def _make_site(redis_server: RedisServer, log_dir: Path, **env: str) -> Iterator[Site]:
+def _make_site(log_dir: Path, **env: str) -> Iterator[Site]:
+    # A redis-server of its own: a game lives across tests here, and the session's Redis is
+    # emptied by other fixtures (Cluster, `redis`) while it would still be running.
+    redis_server = RedisServer()
     cluster = Cluster(redis_server, log_dir, **env)
     try:
         yield Site(cluster)
     finally:
         cluster.stop()
+        redis_server.stop()
 
 
 @pytest.fixture(scope="module")
-def site(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """One game shared by the tests that leave it as they found it (30 s cooldown, 64x48)."""
     yield from _make_site(
-        redis_server,
         tmp_path_factory.mktemp("site-logs"),
         PLACE_COOLDOWN_S="30",
         PLACE_WIDTH="64",
@@ -96,10 +102,18 @@ def site(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture
-def own_site(redis_server: RedisServer, tmp_path: Path) -> Iterator[Site]:
+def own_site(tmp_path: Path) -> Iterator[Site]:
     """A game of its own for a test that restarts or resizes it (no cooldown)."""
     yield from _make_site(
-        redis_server, tmp_path / "logs", PLACE_COOLDOWN_S="0", PLACE_WIDTH="64", PLACE_HEIGHT="48"
+        tmp_path / "logs", PLACE_COOLDOWN_S="0", PLACE_WIDTH="64", PLACE_HEIGHT="48"
+    )
+
+
+@pytest.fixture
+def big_site(tmp_path: Path) -> Iterator[Site]:
+    """A full-size 1000x1000 game, for timings."""
+    yield from _make_site(
+        tmp_path / "logs", PLACE_COOLDOWN_S="0", PLACE_WIDTH="1000", PLACE_HEIGHT="1000"
     )
 
 
