@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import struct
 from collections.abc import Callable
 
 from redis.asyncio import Redis
@@ -23,6 +24,14 @@ from place.status import ErrorCode
 logger = logging.getLogger("place.canvas")
 
 MAX_BATCH = 1000
+_PLACEMENT = struct.Struct("<Iiii")  # player number, x, y, colour: one argument for the batch
+_I32_MAX = 2**31 - 1
+
+
+def _i32(value: int) -> int:
+    """Clamp to i32 without changing the answer: any negative is out of bounds or a bad colour
+    like -1, anything larger than a canvas or palette like 2**31 - 1."""
+    return -1 if value < 0 else min(value, _I32_MAX)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -92,10 +101,13 @@ class Placer:
 
     async def _store(self, batch: list[tuple[Player, Place, PlaceCallback]]) -> None:
         keys = list(self._fixed_keys)
-        args: list[str | int] = [len(batch)]
+        numbers = bytearray()
+        players: list[str] = []
         for player, place, _ in batch:
             keys.append(self._keys.cooldown(player.id))
-            args += (player.id, player.number, place.x, place.y, place.c)
+            numbers += _PLACEMENT.pack(player.number, _i32(place.x), _i32(place.y), _i32(place.c))
+            players.append(player.id)
+        args = [len(batch), bytes(numbers), *players]
         self.calls += 1
         try:
             results = await self._script(keys=keys, args=args)

@@ -5,7 +5,8 @@
 -- KEYS[1] config hash     KEYS[2] canvas string (BITFIELD u8)   KEYS[3] placement stream
 -- KEYS[4] who string      KEYS[5] banned set                    KEYS[6] stats hash
 -- KEYS[6+i] cooldown key of placement i
--- ARGV[1] number of placements, then 5 per placement: player id, player number, x, y, colour
+-- ARGV[1] number of placements   ARGV[2] the numbers of every placement, 16 bytes each:
+-- '<Iiii' player number, x, y, colour   ARGV[2+i] player id of placement i
 -- Returns a flat array, 2 per placement: "ok" or an error code, then next_place_at_ms for "ok",
 -- retry_at_ms for "cooldown", 0 otherwise.
 
@@ -29,10 +30,10 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
 local stored = 0
+local numbers = ARGV[2]
 for i = 0, count - 1 do
-  local base = 2 + i * 5
-  local player, number = ARGV[base], ARGV[base + 1]
-  local x, y, c = tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4])
+  local number, x, y, c = struct.unpack('<Iiii', numbers, i * 16 + 1)
+  local player = ARGV[3 + i]
   local cooldown_key = KEYS[7 + i]
   local code, at = 'ok', 0
   if x < 0 or x >= width or y < 0 or y >= height then

@@ -52,6 +52,9 @@ async def test_checks_answer_in_the_contracts_order(redis: Redis) -> None:
     # every check fails: the first in the contract's order answers, then the next, ...
     assert (await place(placer, bob, 10, 0, 9))[0] is ErrorCode.OUT_OF_BOUNDS
     assert (await place(placer, bob, 0, -1, 9))[0] is ErrorCode.OUT_OF_BOUNDS
+    assert (await place(placer, bob, 2**40, 0, 9))[0] is ErrorCode.OUT_OF_BOUNDS
+    assert (await place(placer, bob, 9, 7, 2**40))[0] is ErrorCode.BAD_COLOR
+    assert (await place(placer, bob, 9, 7, -2))[0] is ErrorCode.BAD_COLOR
     assert (await place(placer, bob, 9, 7, 9))[0] is ErrorCode.BAD_COLOR
     assert (await place(placer, bob, 9, 7, 3))[0] is ErrorCode.CLOSED
     await admin.set_open(True)
