@@ -9,7 +9,7 @@ Text frames are JSON objects with a type field `t` (see the contract for each).
 
 The bus (ticker -> pods, over Redis pub/sub) carries two kinds of message:
 
-    delta     b"D" | f64 published (Unix s) | u32 tick duration (us) | the delta frame above
+    delta     b"D" | f64 published (Unix s) | u32 previous tick's duration (us) | the delta frame
     notice    a JSON object: {"t":"tick","seq":N} heartbeat, {"t":"snapshot",...} a new snapshot
 
 A pod forwards the delta frame to its players byte for byte.

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from place.errors import RedisUnavailable, SettingsError
 
+MAX_CONNECTIONS = 64
+POOL_WAIT_S = 20
+
 
 def make_redis(url: str) -> Redis:
-    """A client for `url`; raises `SettingsError` for a URL Redis cannot parse."""
+    """A client for `url`; raises `SettingsError` for a URL Redis cannot parse.
+
+    The pool waits for a free connection instead of failing: a storm of sign-ins must queue,
+    not be answered `unavailable` (redis-py's default pool raises at 100 connections).
+    """
     try:
-        return Redis.from_url(url, health_check_interval=0, socket_connect_timeout=5)
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=MAX_CONNECTIONS, timeout=POOL_WAIT_S, socket_connect_timeout=5
+        )
     except ValueError as error:
         raise SettingsError(f"PLACE_REDIS_URL is not a Redis URL ({error}): {url!r}") from None
+    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes its connections
 
 
 async def connect_redis(url: str) -> Redis:

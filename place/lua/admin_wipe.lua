@@ -23,5 +23,5 @@ for line = y, y + h - 1 do
 end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-redis.call('XADD', stream_key, '*', 'x', x, 'y', y, 'w', w, 'h', h, 'c', c, 'u', ARGV[6], 't', now)
+redis.call('XADD', stream_key, '*', 'r', struct.pack('<HHHHB', x, y, w, h, c), 'u', ARGV[6], 't', now)
 return 1

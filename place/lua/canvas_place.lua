@@ -1,6 +1,9 @@
 -- canvas_place.lua: store a batch of placements, each checked and applied in order, atomically.
 -- A placement that passes every check is written to the canvas, the who record and the stream in
--- the same step, so the canvas and the stream never disagree.
+-- the same step, so the canvas and the stream never disagree. The stream gets one entry per
+-- batch: r = the stored placements as 9-byte records '<HHHHB' (x, y, 1, 1, colour), u = their
+-- player ids, newline-separated, t = the time (ms) they were stored. The ticker reads a few
+-- large entries instead of thousands of small ones.
 --
 -- KEYS[1] config hash     KEYS[2] canvas string (BITFIELD u8)   KEYS[3] placement stream
 -- KEYS[4] who string      KEYS[5] banned set                    KEYS[6] stats hash
@@ -30,6 +33,7 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
 local stored = 0
+local records, players = {}, {}
 local numbers = ARGV[2]
 for i = 0, count - 1 do
   local number, x, y, c = struct.unpack('<Iiii', numbers, i * 16 + 1)
@@ -53,7 +57,8 @@ for i = 0, count - 1 do
       redis.call('BITFIELD', canvas_key, 'SET', 'u8', '#' .. pixel, c)
       redis.call('BITFIELD', who_key, 'SET', 'u32', pixel * 96, number,
                  'SET', 'i64', pixel * 96 + 32, now)
-      redis.call('XADD', stream_key, '*', 'x', x, 'y', y, 'c', c, 'u', player, 't', now)
+      records[#records + 1] = struct.pack('<HHHHB', x, y, 1, 1, c)
+      players[#players + 1] = player
       if cooldown_ms > 0 then
         at = now + cooldown_ms
         redis.call('SET', cooldown_key, at, 'PX', cooldown_ms)
@@ -66,6 +71,7 @@ for i = 0, count - 1 do
 end
 
 if stored > 0 then
+  redis.call('XADD', stream_key, '*', 'r', table.concat(records), 'u', table.concat(players, '\n'), 't', now)
   redis.call('HINCRBY', stats_key, 'placements', stored)
   -- placements stored within the current second, and the most ever stored within one second
   local second = math.floor(now / 1000)

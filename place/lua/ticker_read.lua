@@ -8,8 +8,8 @@
 -- Returns {"deposed"} when the lock is not ours, else
 --   {seq, pos, last_id, records, config (flat HGETALL), canvas or false, config version of the
 --   last snapshot or ""}
--- records: one 9-byte record per entry, '<HHHHB' x, y, w, h, c (a placement is a 1x1 rectangle,
--- an admin wipe a larger one), in stream order.
+-- records: the 9-byte records '<HHHHB' x, y, w, h, c of every entry, in stream order (a placement
+-- is a 1x1 rectangle, an admin wipe a larger one); each entry's first field, r, holds them.
 
 local lock_key, state_key, stream_key, config_key, canvas_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local token, max_entries, want_canvas = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
@@ -26,13 +26,7 @@ local records = {}
 local last_id = pos
 for i, entry in ipairs(entries) do
   last_id = entry[1]
-  local fields = {}
-  local raw = entry[2]
-  for j = 1, #raw, 2 do
-    fields[raw[j]] = raw[j + 1]
-  end
-  records[i] = struct.pack('<HHHHB', tonumber(fields.x), tonumber(fields.y),
-                           tonumber(fields.w or 1), tonumber(fields.h or 1), tonumber(fields.c))
+  records[i] = entry[2][2]
 end
 
 local config = redis.call('HGETALL', config_key)

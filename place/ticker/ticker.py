@@ -26,7 +26,7 @@ from place.ticker.lock import LOCK_TTL_MS, POLL_EVERY_S, RENEW_EVERY_S, Lock
 
 logger = logging.getLogger("place.ticker")
 
-MAX_ENTRIES_PER_TICK = 200_000
+MAX_ENTRIES_PER_TICK = 2_000  # stream entries (a pod's batch of up to 1,000 placements each)
 
 
 class Deposed(Exception):
@@ -136,7 +136,8 @@ class Ticker:
             snapshot = protocol.encode_snapshot(new_seq, config.width, config.height, canvas)
             self._snapshot_due = time.monotonic() + self.settings.resync_s
 
-        tick_us = int((time.perf_counter() - started) * 1e6)
+        # what the bus carries is the previous tick's whole duration, commit and publish included
+        tick_us = self.last_tick_us
         if delta:
             messages.append(protocol.encode_bus_delta(delta, time.time(), tick_us))
         if snapshot:

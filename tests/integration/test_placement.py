@@ -10,11 +10,14 @@ import numpy as np
 from redis.asyncio import Redis
 
 from place.admin import Admin
-from place.canvas import Placer, Player, pixel_info
+from place.canvas import Placer, Player, pixel_info, register_player
 from place.keys import Keys
+from place.redis_client import make_redis
 from place.scripts import Scripts
 from place.status import ErrorCode
+from place.ticker.coalesce import RECORD
 from tests.integration.helpers import leading_ticker, place, player
+from tests.servers import RedisServer
 
 KEYS = Keys()
 
@@ -32,8 +35,8 @@ async def test_a_stored_placement_is_on_the_canvas_in_the_stream_and_in_the_who_
     canvas = await redis.get(KEYS.canvas)
     assert canvas[2 * 10 + 3] == 2 and canvas.count(0) == 79
     ((_, fields),) = await redis.xrange(KEYS.placements)
-    assert fields[b"x"] == b"3" and fields[b"y"] == b"2" and fields[b"c"] == b"2"
-    assert fields[b"u"] == b"ann"
+    assert np.frombuffer(fields[b"r"], RECORD).tolist() == [(3, 2, 1, 1, 2)]
+    assert fields[b"u"] == b"ann" and int(fields[b"t"]) == next_at - 60_000
     info = await pixel_info(redis, KEYS, 3, 2, width=10)
     assert info["c"] == 2 and info["user"] == {"name": "ann"}
     assert before <= info["at_ms"] <= next_at - 60_000
@@ -66,7 +69,7 @@ async def test_checks_answer_in_the_contracts_order(redis: Redis) -> None:
     assert await place(placer, bob, 9, 7, 3) == (None, 0)
     canvas = await redis.get(KEYS.canvas)
     assert canvas[7 * 10 + 9] == 3 and sum(1 for b in canvas if b) == 2  # refusals changed nothing
-    assert await redis.xlen(KEYS.placements) == 2
+    assert sum(len(f[b"r"]) // 9 for _, f in await redis.xrange(KEYS.placements)) == 2
 
 
 async def test_one_batch_holds_many_players_each_answered_on_its_own(redis: Redis) -> None:
@@ -101,7 +104,11 @@ async def test_canvas_and_stream_never_disagree(redis: Redis) -> None:
     assert all(code is None for code, _ in answers)
     replay = np.zeros(80, np.uint8)
     for _, fields in await redis.xrange(KEYS.placements):
-        replay[int(fields[b"y"]) * 10 + int(fields[b"x"])] = int(fields[b"c"])
+        players = fields[b"u"].split(b"\n")
+        records = np.frombuffer(fields[b"r"], RECORD)
+        assert len(players) == len(records)
+        for x, y, _, _, c in records.tolist():
+            replay[y * 10 + x] = c
     assert await redis.get(KEYS.canvas) == replay.tobytes()
     stats = await redis.hgetall(KEYS.stats)
     assert int(stats[b"placements"]) == 500 and int(stats[b"peak_pps"]) >= 1
@@ -115,3 +122,15 @@ async def test_placements_are_answered_unavailable_when_redis_is_gone() -> None:
     ann = Player("ann", "ann", 1)
     assert await place(placer, ann, 0, 0, 1) == (ErrorCode.UNAVAILABLE, 0)
     await gone.aclose()
+
+
+async def test_a_storm_of_sign_ins_queues_for_connections_instead_of_failing(
+    redis: Redis, redis_server: RedisServer
+) -> None:
+    pod_redis = make_redis(redis_server.url)  # the pod's client, with its connection pool
+    scripts = Scripts(pod_redis)
+    players = await asyncio.gather(
+        *(register_player(pod_redis, scripts, KEYS, f"p{i}", f"p{i}") for i in range(500))
+    )
+    assert sorted(p.number for p, _ in players) == list(range(1, 501))
+    await pod_redis.aclose()
