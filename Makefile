@@ -1,4 +1,5 @@
-# our/place: `make dev` runs the whole system locally, `make test` runs every test.
+# our/place: `make dev` runs the whole system locally, `make test` runs every test
+# (ruff, svelte-check, Vitest, then pytest: unit, integration, end-to-end with Chromium).
 # Both install what they need first (Debian packages as root, the Python venv, npm packages).
 
 PYTHON ?= python3
@@ -38,7 +39,7 @@ lint: python
 	$(BIN)/ruff format --check place tests
 
 test: setup lint
-	cd frontend && npm test
+	cd frontend && npm run check && npm test
 	$(BIN)/pytest
 
 bench: setup
