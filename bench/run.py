@@ -1103,7 +1103,8 @@ async def s_ticker(ctx: Ctx) -> dict[str, Any]:
                 if tick_ms:
                     val = max(tick_ms)
                     how = (
-                        f"tick_us on the bus (whole tick, commit included): p50 {pct(tick_ms, 50):.2f} "
+                        "tick_us on the bus (whole tick, commit included): "
+                        f"p50 {pct(tick_ms, 50):.2f} "
                         f"max {val:.2f} ms over {len(tick_ms)} ticks"
                     )
                 elif h and h.get("count"):

@@ -11,9 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -22,21 +20,16 @@ from pathlib import Path
 import httpx
 import redis
 
+from place.dev import free_port, redis_server_command
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PLACE_BIN = os.environ.get(
     "PLACE_BENCH_BIN", str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "place")
 )
-REDIS_BIN = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
 class StackError(Exception):
     """A server process did not start or did not become ready."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _children(pid: int) -> list[int]:
@@ -256,21 +249,7 @@ class Stack:
         self.redis_port = free_port()
         self.redis_proc = self._spawn(
             "redis",
-            [
-                REDIS_BIN,
-                "--port",
-                str(self.redis_port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-                "--protected-mode",
-                "no",
-            ],
+            redis_server_command(self.redis_port),
             self.redis_cpus,
             None,
             self.redis_port,

@@ -34,23 +34,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@contextlib.asynccontextmanager
-async def redis_server(data_dir: Path | None) -> AsyncIterator[str]:
-    """Start a redis-server on a free loopback port; yields its URL, stops it on exit."""
+def redis_server_command(port: int, data_dir: Path | None = None) -> list[str]:
+    """A loopback redis-server on `port`, saving to `data_dir` (or not at all); also used by the
+    tests and the benchmarks."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise PlaceError(
             "redis-server is not installed: run `make setup` (apt-get install redis-server) "
             "or set PLACE_REDIS_URL"
         )
-    port = free_port()
     args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--appendonly", "no"]
     if data_dir is None:
-        args += ["--save", ""]
-    else:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        args += ["--dir", str(data_dir.resolve()), "--save", "30 1"]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return [*args, "--save", ""]
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return [*args, "--dir", str(data_dir.resolve()), "--save", "30 1"]
+
+
+@contextlib.asynccontextmanager
+async def redis_server(data_dir: Path | None) -> AsyncIterator[str]:
+    """Start a redis-server on a free loopback port; yields its URL, stops it on exit."""
+    port = free_port()
+    process = subprocess.Popen(
+        redis_server_command(port, data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"redis://127.0.0.1:{port}/0"
     try:
         await _wait_for_redis(url, process)
