@@ -9,12 +9,14 @@ continues the sequence with no gap, no duplicate and no lost placement.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import zlib
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from place import protocol
 from place.config import LiveConfig
@@ -49,14 +51,18 @@ class Ticker:
         """Stand by until the lock is ours, lead until it is lost, forever."""
         logger.info("ticker %s standing by", self.lock.token[:8])
         while True:
-            if not await self.lock.acquire():
-                await asyncio.sleep(POLL_EVERY_S)
-                continue
-            logger.info("ticker %s is active", self.lock.token[:8])
             try:
+                if not await self.lock.acquire():
+                    await asyncio.sleep(POLL_EVERY_S)
+                    continue
+                logger.info("ticker %s is active", self.lock.token[:8])
                 await self._lead()
             except Deposed:
                 logger.warning("ticker %s lost its lock; standing by", self.lock.token[:8])
+            except (RedisError, OSError) as error:
+                # the position and seq are in Redis: whoever leads next continues from there
+                logger.warning("ticker %s: Redis failed (%s); retrying", self.lock.token[:8], error)
+                await asyncio.sleep(POLL_EVERY_S)
 
     async def close(self) -> None:
         """Give the lock up so that a standby takes over at once, not after the lock expires."""
@@ -188,10 +194,9 @@ async def run_ticker(settings: Settings) -> None:
     try:
         await ticker.run()
     finally:
-        try:
+        with contextlib.suppress(RedisError, OSError):
             await asyncio.shield(ticker.close())
-        finally:
-            await redis.aclose()
+        await redis.aclose()
 
 
 __all__ = ["LOCK_TTL_MS", "Deposed", "Ticker", "run_ticker"]

@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import io
 import signal
+import subprocess
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
 import redis as redis_sync
 from PIL import Image
 
+from place.dev import redis_server_command
 from place.keys import Keys
 from tests.client import TestPlayer
 from tests.e2e.cluster import Cluster
+from tests.servers import RedisServer
 
 KEYS = Keys()
 
@@ -229,3 +233,36 @@ async def test_a_pod_without_a_ticker_is_not_ready(cluster: Cluster) -> None:
         assert answer.status_code == 503 and "ticker" in answer.json()["reason"]
     cluster.ticker()
     pod.wait_ready()
+
+
+async def test_ticker_and_pod_ride_out_a_redis_restart(tmp_path: Path) -> None:
+    own_redis = RedisServer()
+    cluster = Cluster(own_redis, tmp_path / "logs")
+    try:
+        ticker = cluster.ticker()
+        pod = cluster.pod()
+        player = await TestPlayer.join(pod.ws_url)
+        await player.sign_in("ann")
+        own_redis.process.kill()
+        own_redis.process.wait()
+        await asyncio.sleep(2)
+        own_redis.process = subprocess.Popen(
+            redis_server_command(own_redis.port), stdout=subprocess.DEVNULL
+        )
+        # until the ticker has made a new canvas (nothing to restore it from yet) the pod
+        # answers `unavailable`; then the same connection places again
+        answers = []
+        for attempt in range(100):
+            answers.append(await player.place(1, 2, 3, place_id=attempt))
+            if answers[-1]["t"] == "placed":
+                break
+            await asyncio.sleep(0.1)
+        assert answers[-1]["t"] == "placed"
+        assert {a.get("code") for a in answers[:-1]} <= {"unavailable"}
+        await player.wait_for(lambda: player.pixel(1, 2) == 3, timeout=5)
+        assert ticker.process.poll() is None and pod.process.poll() is None
+        assert "Traceback" not in ticker.log() + pod.log()
+        await player.close()
+    finally:
+        cluster.stop()
+        own_redis.stop()
