@@ -8,9 +8,9 @@ BIN := $(VENV)/bin
 FRONTEND_SOURCES := $(shell find frontend/src frontend/index.html frontend/embed.html \
 	frontend/vite.config.ts frontend/package-lock.json -type f 2>/dev/null)
 
-.PHONY: setup system python frontend dev test lint bench clean
+.PHONY: setup system python frontend firebase dev test lint bench clean
 
-setup: system python frontend
+setup: system python frontend firebase
 
 system:
 	@scripts/install-system-packages
@@ -31,7 +31,13 @@ frontend/node_modules/.package-lock.json: frontend/package-lock.json
 frontend/dist/index.html: frontend/node_modules/.package-lock.json $(FRONTEND_SOURCES)
 	cd frontend && npm run build
 
-dev: setup
+# the Firebase Auth emulator, for the auth tests only
+firebase: tests/firebase/node_modules/.package-lock.json
+
+tests/firebase/node_modules/.package-lock.json: tests/firebase/package-lock.json
+	cd tests/firebase && npm ci --no-audit --no-fund
+
+dev: system python frontend
 	$(BIN)/place dev
 
 lint: python
@@ -46,4 +52,5 @@ bench: setup
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) frontend/node_modules frontend/dist var .pytest_cache .ruff_cache
+	rm -rf $(VENV) frontend/node_modules frontend/dist tests/firebase/node_modules var \
+		.pytest_cache .ruff_cache
