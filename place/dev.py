@@ -55,7 +55,10 @@ async def redis_server(data_dir: Path | None) -> AsyncIterator[str]:
     """Start a redis-server on a free loopback port; yields its URL, stops it on exit."""
     port = free_port()
     process = subprocess.Popen(
-        redis_server_command(port, data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        redis_server_command(port, data_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # Ctrl-C reaches the pod, which drains first; Redis stops last
     )
     url = f"redis://127.0.0.1:{port}/0"
     try:
