@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+import orjson
+
 from place.errors import SettingsError
 
 DEFAULT_PALETTE = (
@@ -59,6 +61,19 @@ class Settings:
     key_prefix: str = "place"
     static_dir: Path = _DEFAULT_STATIC_DIR
     s3_endpoint_url: str | None = None
+    # sign-in and who gets in
+    firebase_web_config: dict[str, str] = dataclasses.field(default_factory=dict)
+    firebase_emulator_url: str | None = None  # the page signs in against this Auth emulator
+    admin_uids: frozenset[str] = frozenset()
+    allowed_origins: tuple[str, ...] = ()  # empty: any origin
+    trusted_proxies: tuple[str, ...] = ()  # addresses or CIDR networks
+    max_connections_per_address: int = 100
+    signins_per_address_per_min: int = 60
+    limit_concurrency: int = 20_000
+    ping_timeout_s: float = 20.0
+    # the object store
+    archive_s: float = 10.0
+    archive_backlog_s: float = 1800.0
     # whether PLACE_REDIS_URL or --redis-url was set; otherwise `place dev` starts its own Redis
     redis_url_given: bool = False
 
@@ -88,6 +103,25 @@ class Settings:
             "static_dir": Path(reader.text("PLACE_STATIC_DIR", str(cls.static_dir))),
             "s3_endpoint_url": reader.text("PLACE_S3_ENDPOINT_URL", None)
             or reader.text("AWS_ENDPOINT_URL_S3", None),
+            "firebase_web_config": _firebase_web_config(reader),
+            "firebase_emulator_url": reader.text("PLACE_FIREBASE_EMULATOR_URL", None),
+            "admin_uids": frozenset(reader.items("PLACE_ADMIN_UIDS")),
+            "allowed_origins": reader.items("PLACE_ALLOWED_ORIGINS"),
+            "trusted_proxies": reader.items("PLACE_TRUSTED_PROXIES"),
+            "max_connections_per_address": reader.integer(
+                "PLACE_MAX_CONNECTIONS_PER_ADDRESS", cls.max_connections_per_address, 1, 10**6
+            ),
+            "signins_per_address_per_min": reader.integer(
+                "PLACE_SIGNINS_PER_ADDRESS_PER_MIN", cls.signins_per_address_per_min, 1, 10**6
+            ),
+            "limit_concurrency": reader.integer(
+                "PLACE_LIMIT_CONCURRENCY", cls.limit_concurrency, 1, 10**7
+            ),
+            "ping_timeout_s": reader.number("PLACE_PING_TIMEOUT_S", cls.ping_timeout_s, 1),
+            "archive_s": reader.number("PLACE_ARCHIVE_S", cls.archive_s, 1),
+            "archive_backlog_s": reader.number(
+                "PLACE_ARCHIVE_BACKLOG_S", cls.archive_backlog_s, 60
+            ),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         if int(values["width"]) * int(values["height"]) > MAX_PIXELS:  # type: ignore[call-overload]
@@ -101,6 +135,37 @@ class Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 
+_WEB_CONFIG_KEYS = {
+    "PLACE_FIREBASE_API_KEY": "apiKey",
+    "PLACE_FIREBASE_AUTH_DOMAIN": "authDomain",
+    "PLACE_FIREBASE_PROJECT_ID": "projectId",
+}
+
+
+def _firebase_web_config(reader: _Reader) -> dict[str, str]:
+    """The public Firebase web settings the page needs: `PLACE_FIREBASE_WEB_CONFIG` (a JSON
+    object, as the Firebase console shows it), completed or overridden by the separate
+    `PLACE_FIREBASE_API_KEY`, `..._AUTH_DOMAIN` and `..._PROJECT_ID`."""
+    config: dict[str, str] = {}
+    raw = reader.text("PLACE_FIREBASE_WEB_CONFIG", None)
+    if raw is not None:
+        try:
+            parsed = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
+            raise SettingsError(
+                "PLACE_FIREBASE_WEB_CONFIG must be a JSON object of strings"
+                ' like {"apiKey": "...", "authDomain": "...", "projectId": "..."}'
+            )
+        config.update(parsed)
+    for name, key in _WEB_CONFIG_KEYS.items():
+        value = reader.text(name, None)
+        if value is not None:
+            config[key] = value
+    return config
+
+
 class _Reader:
     """Typed access to environment variables, with one-line errors."""
 
@@ -110,6 +175,10 @@ class _Reader:
     def text(self, name: str, default: str | None) -> str | None:
         value = self._env.get(name, "")
         return value if value != "" else default
+
+    def items(self, name: str) -> tuple[str, ...]:
+        """A comma-separated list; empty or unset: no items."""
+        return tuple(part.strip() for part in self._env.get(name, "").split(",") if part.strip())
 
     def choice(self, name: str, default: str | None, choices: tuple[str, ...]) -> str | None:
         value = self.text(name, default)

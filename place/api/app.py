@@ -60,7 +60,7 @@ def create_app(pod: Pod) -> ASGIApp:
     async def config(request: Request) -> Response:
         if pod.mirror.config is None:
             return _unavailable("no canvas yet")
-        return JSONResponse(pod.mirror.config.public())
+        return JSONResponse(pod.mirror.config.public() | {"auth": pod.authenticator.public()})
 
     async def canvas_png(request: Request) -> Response:
         mirror = pod.mirror

@@ -30,8 +30,15 @@ class Identity:
 class Authenticator(Protocol):
     async def verify(self, token: str) -> Identity: ...
 
+    def public(self) -> dict[str, str]:
+        """The `auth` field of `GET /api/config`: which sign-in the page offers."""
+        ...
+
 
 class DevAuth:
+    def public(self) -> dict[str, str]:
+        return {"provider": "dev"}
+
     async def verify(self, token: str) -> Identity:
         name = token.strip()
         if not _DEV_NAME.match(name):
@@ -42,12 +49,20 @@ class DevAuth:
 
 
 class FirebaseAuth:
-    def __init__(self, project_id: str) -> None:
+    def __init__(self, settings: Settings) -> None:
         import firebase_admin  # imported here: slow to import, and dev auth never needs it
 
+        project_id = settings.firebase_project_id
         self._app = firebase_admin.initialize_app(
             options={"projectId": project_id}, name=f"place-{project_id}"
         )
+        self._public = {"provider": "firebase", "projectId": project_id}
+        self._public.update(settings.firebase_web_config)
+        if settings.firebase_emulator_url:
+            self._public["emulatorUrl"] = settings.firebase_emulator_url
+
+    def public(self) -> dict[str, str]:
+        return dict(self._public)
 
     async def verify(self, token: str) -> Identity:
         from firebase_admin import auth
@@ -74,4 +89,4 @@ def make_authenticator(settings: Settings, default: str) -> Authenticator:
         return DevAuth()
     if not settings.firebase_project_id:
         raise SettingsError("PLACE_FIREBASE_PROJECT_ID is required with PLACE_AUTH=firebase")
-    return FirebaseAuth(settings.firebase_project_id)
+    return FirebaseAuth(settings)

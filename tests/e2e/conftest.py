@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.e2e.cluster import Cluster
+from tests.e2e.firebase import firebase_auth  # noqa: F401  (a fixture for every e2e test)
 from tests.servers import REPO, PlaceProcess, RedisServer, free_port
 
 DIST = REPO / "frontend" / "dist"
