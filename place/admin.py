@@ -7,13 +7,22 @@ snapshot.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 import numpy as np
+import orjson
 from redis.asyncio import Redis
 
 from place.errors import AdminError
 from place.keys import Keys
 from place.scripts import Scripts
 from place.settings import MAX_PIXELS, parse_palette
+
+MAX_REASON = 200  # the reason goes to the player with every refused placement
+MAX_DURATION_MS = 10 * 365 * 86_400_000
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
 class Admin:
@@ -59,13 +68,43 @@ class Admin:
         version = await self._set(open="1" if is_open else "0")
         return self._changed(version, "opened the canvas" if is_open else "closed the canvas")
 
-    async def ban(self, player: str) -> str:
-        added = await self.redis.sadd(self.keys.banned, player)
-        return f"banned {player}" if added else f"{player} was banned already"
+    async def ban(self, player: str, duration: str | None = None, reason: str = "") -> str:
+        """Ban for `duration` (like 90s, 15m, 2h, 3d; None: for ever); the reason is what the
+        player is told. Banning a banned player replaces the ban."""
+        player = _player(player)
+        duration_ms = parse_duration(duration) if duration is not None else 0
+        reason = " ".join(reason.split())
+        if len(reason) > MAX_REASON:
+            raise AdminError(f"a reason is at most {MAX_REASON} characters, got {len(reason)}")
+        until_ms, replaced = await self.scripts.admin_ban(
+            keys=[self.keys.bans], args=[player, reason, duration_ms]
+        )
+        ends = f"until {_iso(int(until_ms))}" if until_ms else "for ever"
+        why = f": {reason}" if reason else " (no reason given)"
+        done = "replaced the ban of" if replaced else "banned"
+        return f"{done} {player} {ends}{why}"
 
     async def unban(self, player: str) -> str:
-        removed = await self.redis.srem(self.keys.banned, player)
+        player = _player(player)
+        removed = await self.redis.hdel(self.keys.bans, player)
         return f"unbanned {player}" if removed else f"{player} was not banned"
+
+    async def bans(self) -> str:
+        """The bans in force, one line each, tab-separated: player, reason, end (ISO UTC or
+        never); ended bans are removed on the way."""
+        flat = await self.scripts.admin_bans(keys=[self.keys.bans])
+        lines = []
+        for player, raw in sorted(zip(flat[::2], flat[1::2], strict=True)):
+            try:
+                ban = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                ban = None
+            if not isinstance(ban, dict):  # written by hand? it holds for ever
+                ban = {"reason": f"(unreadable: {raw[:40]!r})"}
+            until_ms = ban.get("until_ms")
+            ends = _iso(int(until_ms)) if until_ms else "never"
+            lines.append(f"{player.decode()}\t{ban.get('reason') or '-'}\t{ends}")
+        return "\n".join(lines) if lines else "no bans"
 
     async def wipe(self, x: int, y: int, width: int, height: int, color: int) -> str:
         result = await self.scripts.admin_wipe(
@@ -90,3 +129,25 @@ class Admin:
         if version == -1:
             raise AdminError("there is no canvas yet: start a ticker first")
         return f"{what} (config version {version}); every pod follows within a tick"
+
+
+def parse_duration(value: str) -> int:
+    """`90s`, `15m`, `2h`, `3d` in ms; anything else is refused in one line naming it."""
+    match = _DURATION.match(value.strip())
+    ms = int(match[1]) * _UNIT_MS[match[2]] if match else 0
+    if not 0 < ms <= MAX_DURATION_MS:
+        raise AdminError(
+            f"--for must be a duration like 90s, 15m, 2h or 3d (at most 3650d), got {value!r}"
+        )
+    return ms
+
+
+def _player(player: str) -> str:
+    player = player.strip()
+    if not player:
+        raise AdminError("PLAYER must not be empty: it is the player's user.id")
+    return player
+
+
+def _iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

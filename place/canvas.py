@@ -24,7 +24,7 @@ from place.status import ErrorCode
 logger = logging.getLogger("place.canvas")
 
 MAX_BATCH = 1000
-_PLACEMENT = struct.Struct("<Iiii")  # player number, x, y, colour: one argument for the batch
+_PLACEMENT = struct.Struct("<IiiiB")  # player number, x, y, colour, admin: one batch argument
 _I32_MAX = 2**31 - 1
 
 
@@ -39,24 +39,27 @@ class Player:
     id: str  # stable identity: the Firebase uid, or the name under dev auth
     name: str  # what other players see
     number: int  # small integer kept in the who record
+    admin: bool = False  # places without cooldown
 
     def public(self) -> dict[str, str]:
         return {"id": self.id, "name": self.name}
 
 
-# (code or None for stored, next_place_at_ms when stored / retry_at_ms for cooldown, else 0)
-PlaceCallback = Callable[[ErrorCode | None, int], None]
+# (code or None for stored; next_place_at_ms when stored, retry_at_ms for cooldown, the end of
+# the ban for banned (0: never), else 0; the ban's reason for banned, else "")
+PlaceCallback = Callable[[ErrorCode | None, int, str], None]
 
 
 async def register_player(
-    redis: Redis, scripts: Scripts, keys: Keys, player_id: str, name: str
+    redis: Redis, scripts: Scripts, keys: Keys, player_id: str, name: str, admin: bool = False
 ) -> tuple[Player, int]:
-    """Number the player (once) and remember its name; returns it and its next_place_at_ms."""
+    """Number the player (once) and remember its name; returns it and its next_place_at_ms
+    (0 for an admin, who has no cooldown)."""
     number, next_at = await scripts.player_register(
         keys=[keys.player_numbers, keys.player_names, keys.player_seq, keys.cooldown(player_id)],
         args=[player_id, name],
     )
-    return Player(player_id, name, int(number)), int(next_at)
+    return Player(player_id, name, int(number), admin), 0 if admin else int(next_at)
 
 
 class Placer:
@@ -70,7 +73,7 @@ class Placer:
             keys.canvas,
             keys.placements,
             keys.who,
-            keys.banned,
+            keys.bans,
             keys.stats,
         ]
         self._max_batch = max_batch
@@ -105,7 +108,9 @@ class Placer:
         players: list[str] = []
         for player, place, _ in batch:
             keys.append(self._keys.cooldown(player.id))
-            numbers += _PLACEMENT.pack(player.number, _i32(place.x), _i32(place.y), _i32(place.c))
+            numbers += _PLACEMENT.pack(
+                player.number, _i32(place.x), _i32(place.y), _i32(place.c), player.admin
+            )
             players.append(player.id)
         args = [len(batch), bytes(numbers), *players]
         self.calls += 1
@@ -114,16 +119,16 @@ class Placer:
         except (RedisError, OSError) as error:
             logger.warning("placement batch of %d failed: %s", len(batch), error)
             for _, _, done in batch:
-                done(ErrorCode.UNAVAILABLE, 0)
+                done(ErrorCode.UNAVAILABLE, 0, "")
             return
         for index, (_, _, done) in enumerate(batch):
-            code = results[2 * index].decode()
-            at = int(results[2 * index + 1])
+            code = results[3 * index].decode()
+            at = int(results[3 * index + 1])
             if code == "ok":
                 self.stored += 1
-                done(None, at)
+                done(None, at, "")
             else:
-                done(ErrorCode(code), at)
+                done(ErrorCode(code), at, results[3 * index + 2].decode())
 
 
 async def pixel_info(redis: Redis, keys: Keys, x: int, y: int, width: int) -> dict[str, object]:

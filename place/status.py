@@ -7,6 +7,10 @@ Close codes end a connection. Which ones mean "reconnect":
 - 1013 TRY_AGAIN_LATER: the pod is not ready (no canvas yet); reconnect with backoff.
 - 1008 POLICY_VIOLATION: too many frames; reconnect with backoff.
 - 1009 MESSAGE_TOO_BIG: a frame over 4096 bytes; a client bug, reconnecting repeats it.
+- 1011 (uvicorn's): no pong within PLACE_PING_TIMEOUT_S; a client that sees it reconnects.
+
+Before the upgrade a handshake may get HTTP 403 (origin not allowed, too many connections from
+the address) or 503 (the pod is full): see `place.api.door`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ class ErrorCode(StrEnum):
     OUT_OF_BOUNDS = "out_of_bounds"
     BAD_COLOR = "bad_color"
     UNAUTHENTICATED = "unauthenticated"
+    TOKEN_EXPIRED = "token_expired"
     BANNED = "banned"
     CLOSED = "closed"
     BAD_MESSAGE = "bad_message"
@@ -31,6 +36,7 @@ ERROR_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.OUT_OF_BOUNDS: "That pixel is outside the canvas.",
     ErrorCode.BAD_COLOR: "That colour is not in the palette.",
     ErrorCode.UNAUTHENTICATED: "Sign in to place pixels.",
+    ErrorCode.TOKEN_EXPIRED: "Your sign-in has expired; send a fresh token with auth.",
     ErrorCode.BANNED: "You are banned from placing pixels.",
     ErrorCode.CLOSED: "The canvas is closed.",
     ErrorCode.BAD_MESSAGE: "The message is not valid.",

@@ -1,6 +1,6 @@
 // The page's model end to end against a fake socket: sign-in, placing, answers, reconnects.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DevAuthProvider, type KeyValueStore } from '../src/lib/auth';
+import { DevAuthProvider, type AuthProvider, type KeyValueStore, type SignInRequest } from '../src/lib/auth';
 import { PlaceClient } from '../src/lib/client.svelte';
 import { Toasts } from '../src/lib/toasts.svelte';
 import { deltaFrame, snapshotFrame } from './frames';
@@ -190,6 +190,167 @@ describe('PlaceClient', () => {
     await flush(client);
     expect([client.width, client.height]).toEqual([6, 5]);
     expect(client.state.shownIndex(5, 4)).toBe(1);
+    client.stop();
+  });
+
+  /** A provider like Firebase's: its token changes by itself and it says so. */
+  class TokenProvider implements AuthProvider {
+    readonly kind = 'firebase';
+    readonly asksForName = false;
+    token: string | null = null;
+    next = 1;
+    forced = 0;
+    listener: ((t: string | null) => void) | null = null;
+    async getToken(force = false) {
+      if (force && this.token) {
+        this.forced++;
+        this.change(`t${++this.next}`);
+      }
+      return this.token;
+    }
+    displayName() {
+      return null;
+    }
+    async signIn(request?: SignInRequest) {
+      if (typeof request !== 'object') throw new Error('choose a way');
+      this.change(`t${this.next}`);
+    }
+    async signOut() {
+      this.change(null);
+    }
+    onTokenChange(fn: (t: string | null) => void) {
+      this.listener = fn;
+      return () => (this.listener = null);
+    }
+    change(t: string | null) {
+      this.token = t;
+      this.listener?.(t);
+    }
+  }
+
+  async function withProvider() {
+    const toasts = new Toasts();
+    const auth = new TokenProvider();
+    const client = new PlaceClient({
+      url: 'ws://x/ws',
+      toasts,
+      auth: null,
+      createSocket: () => new FakeSocket() as unknown as WebSocket,
+    });
+    client.start();
+    const ws = FakeSocket.all.at(-1)!;
+    ws.open();
+    ws.text(hello(null));
+    await flush(client);
+    ws.binary(snapshotFrame(10, 4, 4, new Uint8Array(16)));
+    await flush(client);
+    // GET /api/config answered after the socket was live.
+    client.setAuth(auth);
+    await flush(client);
+    return { client, ws, toasts, auth };
+  }
+
+  const ann = { id: 'uid-ann', name: 'Ann' };
+
+  it('signs in through the provider and sends each refreshed token on the open connection', async () => {
+    const { client, ws, toasts, auth } = await withProvider();
+    expect(ws.sent).toEqual([]); // signed out: nothing to send
+    const signedIn = client.signIn({ method: 'google' });
+    await flush(client);
+    expect(ws.sent).toEqual([{ t: 'auth', token: 't1' }]); // once, though both the change and signIn send
+    ws.text(hello(ann));
+    await expect(signedIn).resolves.toBeUndefined();
+    expect(client.user).toEqual(ann);
+    expect(toasts.items.at(-1)?.title).toBe('Signed in as Ann.');
+
+    auth.change('t2'); // refreshed before it expired
+    await flush(client);
+    expect(ws.sent.at(-1)).toEqual({ t: 'auth', token: 't2' });
+    ws.text(hello(ann));
+    auth.change('t2'); // the same token again: not resent
+    await flush(client);
+    expect(ws.sent).toHaveLength(2);
+    client.stop();
+  });
+
+  it('on token_expired gets a fresh token, resends auth, and lets the player place again', async () => {
+    const { client, ws, toasts, auth } = await withProvider();
+    const signedIn = client.signIn({ method: 'email-link', email: 'ann@example.com' });
+    await flush(client);
+    ws.text(hello(ann));
+    await signedIn;
+    await flush(client);
+    expect(client.place(1, 1, 1)).toBe('sent');
+    ws.text({ t: 'error', id: 1, code: 'token_expired', message: 'token expired' });
+    await flush(client);
+    expect(client.state.shownIndex(1, 1)).toBe(0); // rolled back
+    expect(client.lastPlacement?.reason).toMatch(/renewed/);
+    expect(auth.forced).toBe(1);
+    expect(ws.sent.at(-1)).toEqual({ t: 'auth', token: 't2' });
+    expect(ws.sent.filter((m) => m.t === 'auth')).toHaveLength(2);
+    ws.text(hello(ann));
+    expect(toasts.items.at(-1)?.title).toBe('Sign-in renewed: you can place again.');
+    expect(client.place(1, 1, 1)).toBe('sent');
+    client.stop();
+  });
+
+  it('signing out drops the identity: a fresh connection that cannot place', async () => {
+    const { client, ws, auth } = await withProvider();
+    void client.signIn({ method: 'google' });
+    await flush(client);
+    ws.text(hello(ann));
+    await client.signOut();
+    expect(client.user).toBeNull();
+    expect(auth.token).toBeNull();
+    expect(ws.readyState).toBe(3); // closed
+    vi.advanceTimersByTime(1);
+    const ws2 = FakeSocket.all.at(-1)!;
+    expect(ws2).not.toBe(ws);
+    expect(FakeSocket.all).toHaveLength(2); // one reconnect, though the provider reported the sign-out too
+    ws2.open();
+    ws2.text(hello(null));
+    await flush(client);
+    expect(ws2.sent).toEqual([]); // no token to send
+    expect(client.place(0, 0, 1)).toBe('sign-in');
+    client.stop();
+  });
+
+  it('a sign-out in another tab drops the identity too', async () => {
+    const { client, ws, auth } = await withProvider();
+    void client.signIn({ method: 'google' });
+    await flush(client);
+    ws.text(hello(ann));
+    auth.change(null);
+    expect(client.user).toBeNull();
+    expect(ws.readyState).toBe(3);
+    client.stop();
+  });
+
+  it('retries a refused token once with a fresh one, then gives up and signs out', async () => {
+    const { client, ws, auth } = await withProvider();
+    const signedIn = client.signIn({ method: 'google' });
+    await flush(client);
+    ws.text({ t: 'error', id: null, code: 'unauthenticated', message: 'the sign-in token was refused: expired' });
+    await flush(client);
+    expect(ws.sent.at(-1)).toEqual({ t: 'auth', token: 't2' });
+    ws.text({ t: 'error', id: null, code: 'unauthenticated', message: 'the sign-in token was refused: wrong project' });
+    await expect(signedIn).rejects.toThrow('wrong project');
+    expect(auth.token).toBeNull();
+    expect(client.user).toBeNull();
+    client.stop();
+  });
+
+  it('shows why a player is banned and until when', async () => {
+    const { client, ws, toasts } = await connected('ann');
+    ws.text(hello({ id: 'ann', name: 'ann' }));
+    client.place(2, 2, 1);
+    ws.text({ t: 'error', id: 1, code: 'banned', message: 'griefing', retry_at_ms: Date.now() + 3 * 86_400_000 });
+    expect(client.lastPlacement?.reason).toBe('Your account may not place pixels.');
+    expect(client.lastPlacement?.detail).toMatch(/^Reason: griefing\. The ban ends on .+ \(in 3 days\)\.$/);
+    expect(toasts.items.at(-1)?.detail).toBe(client.lastPlacement?.detail);
+    client.place(2, 2, 1);
+    ws.text({ t: 'error', id: 2, code: 'banned', message: 'spam' });
+    expect(client.lastPlacement?.detail).toBe('Reason: spam. The ban is permanent.');
     client.stop();
   });
 });

@@ -81,9 +81,10 @@ describe('auth', () => {
 describe('messages', () => {
   it('says what happened in words', () => {
     expect(errorText('cooldown', '', 90_000).title).toBe('Not yet: you can place again in 1 minute 30 seconds.');
-    expect(errorText('banned', 'banned until tomorrow')).toEqual({
+    // `banned`: the message is the reason; no retry_at_ms means the ban never ends.
+    expect(errorText('banned', 'griefing')).toEqual({
       title: 'Your account may not place pixels.',
-      detail: 'banned until tomorrow',
+      detail: 'Reason: griefing. The ban is permanent.',
     });
     expect(errorText('weird_new_code', '').title).toMatch(/weird_new_code/);
   });

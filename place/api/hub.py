@@ -28,18 +28,24 @@ class Connection:
     __slots__ = (
         "_protocol",
         "_transport",
+        "address",
         "bucket",
+        "expires_at_ms",
         "next_place_at_ms",
         "player",
         "resync_at",
         "stale",
     )
 
-    def __init__(self, protocol: Any, bucket: TokenBucket | None, resync_at: float) -> None:
+    def __init__(
+        self, protocol: Any, bucket: TokenBucket | None, resync_at: float, address: str = ""
+    ) -> None:
         self._protocol = protocol  # uvicorn's websocket protocol: has .transport and .close_sent
         self._transport: asyncio.WriteTransport = protocol.transport
+        self.address = address  # the client's address (see place.api.addresses)
         self.bucket = bucket
         self.player: Player | None = None
+        self.expires_at_ms: int | None = None  # when the player's sign-in token expires
         self.next_place_at_ms = 0
         self.resync_at = resync_at
         self.stale = False

@@ -1,7 +1,8 @@
 """A pod: the mirror of the canvas, the hub of its players, the placer, and one player's session.
 
 Everything a player sees comes from this pod's memory; the only Redis calls a player causes are
-its sign-in (one script) and its placements (batched with everyone else's).
+its sign-in (one script, and with Firebase the shared token cache) and its placements (batched
+with everyone else's). Who may connect and sign in at all is the door's (`place.api.door`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from starlette.types import Receive, Send
+from starlette.types import Receive, Scope, Send
 
 from place import protocol
-from place.api.auth import Authenticator, AuthError
+from place.api.auth import Authenticator, AuthError, AuthUnavailable
+from place.api.door import Door, refuse
 from place.api.frames import text_frame
 from place.api.hub import Connection, Hub
 from place.api.mirror import Mirror
@@ -50,6 +52,7 @@ class Pod:
         self.mirror = Mirror(redis, self.keys, self.hub, self.metrics, self.hello_frame)
         self.placer = Placer(self.scripts, self.keys)
         self.stats = StatsReporter(redis, self.scripts, self.keys, self.hub)
+        self.door = Door(settings)
         self.draining = False
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -101,18 +104,29 @@ class Pod:
         assert config is not None
         player = connection.player
         next_at = connection.next_place_at_ms
-        if config.cooldown_ms == 0 or next_at <= time.time() * 1000:
+        if config.cooldown_ms == 0 or next_at <= time.time() * 1000 or (player and player.admin):
             next_at = 0
         return text_frame(protocol.encode_hello(config, player and player.public(), next_at))
 
-    async def serve(self, receive: Receive, send: Send) -> None:
-        """One player's connection, from accept to close, on raw ASGI messages.
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """One player's connection, from the handshake to close, on raw ASGI messages.
 
-        `send` must be uvicorn's own (its `__self__` is the websocket protocol, whose transport
-        the hub writes to); `PodApp` passes it through untouched.
+        The door may refuse the handshake (an HTTP answer instead of the upgrade). `send` must
+        be uvicorn's own (its `__self__` is the websocket protocol, whose transport the hub
+        writes to); `PodApp` passes it through untouched.
         """
         if (await receive())["type"] != "websocket.connect":
             return
+        address, refusal = self.door.enter(scope)
+        if refusal is not None:
+            await refuse(send, refusal)
+            return
+        try:
+            await self._serve(address, receive, send)
+        finally:
+            self.door.leave(address)
+
+    async def _serve(self, address: str, receive: Receive, send: Send) -> None:
         await send({"type": "websocket.accept"})
         if self.draining or not self.mirror.loaded:
             await send({"type": "websocket.close", "code": WS_TRY_AGAIN_LATER})
@@ -120,7 +134,8 @@ class Pod:
         bucket = None
         if self.settings.msg_rate > 0:
             bucket = TokenBucket(self.settings.msg_rate, self.settings.msg_burst)
-        connection = Connection(send.__self__, bucket, time.monotonic() + self.settings.resync_s)
+        resync_at = time.monotonic() + self.settings.resync_s
+        connection = Connection(send.__self__, bucket, resync_at, address)
         connection.write(self.hello_frame(connection))
         connection.write(self.mirror.snapshot_frame())
         self.hub.add(connection)
@@ -161,15 +176,20 @@ class Pod:
             self._error(connection, error.place_id, ErrorCode.BAD_MESSAGE, str(error))
             return
         if isinstance(message, protocol.Place):
+            expires_at = connection.expires_at_ms
             if connection.player is None:
                 self._error(connection, message.id, ErrorCode.UNAUTHENTICATED)
+            elif expires_at is not None and expires_at <= time.time() * 1000:
+                self._error(connection, message.id, ErrorCode.TOKEN_EXPIRED)
             elif self.draining:
                 self._error(connection, message.id, ErrorCode.UNAVAILABLE)
             else:
                 self.placer.submit(
                     connection.player,
                     message,
-                    lambda code, at: self._answer_place(connection, message, code, at),
+                    lambda code, at, reason: self._answer_place(
+                        connection, message, code, at, reason
+                    ),
                 )
         elif isinstance(message, protocol.Auth):
             await self._sign_in(connection, message.token)
@@ -178,23 +198,41 @@ class Pod:
             connection.stale = False
 
     async def _sign_in(self, connection: Connection, token: str) -> None:
+        """Verify the token and number the player. A refused token leaves the connection as it
+        was: signed in as before (until its own token expires), or watching."""
+        retry_at = self.door.sign_in_retry_at_ms(connection.address)
+        if retry_at is not None:
+            message = "too many sign-ins from your address; try again at retry_at_ms"
+            self._error(connection, None, ErrorCode.RATE_LIMITED, message, retry_at)
+            return
         try:
             identity = await self.authenticator.verify(token)
+            admin = identity.admin or identity.id in self.settings.admin_uids
             player, next_at = await register_player(
-                self.redis, self.scripts, self.keys, identity.id, identity.name
+                self.redis, self.scripts, self.keys, identity.id, identity.name, admin
             )
         except AuthError as error:
             self._error(connection, None, ErrorCode.UNAUTHENTICATED, str(error))
+            return
+        except AuthUnavailable:
+            message = "sign-in is unavailable right now; try again shortly"
+            self._error(connection, None, ErrorCode.UNAVAILABLE, message)
             return
         except (RedisError, OSError):
             self._error(connection, None, ErrorCode.UNAVAILABLE)
             return
         connection.player = player
+        connection.expires_at_ms = identity.expires_at_ms
         connection.next_place_at_ms = next_at
         connection.write(self.hello_frame(connection))
 
     def _answer_place(
-        self, connection: Connection, place: protocol.Place, code: ErrorCode | None, at: int
+        self,
+        connection: Connection,
+        place: protocol.Place,
+        code: ErrorCode | None,
+        at: int,
+        reason: str,
     ) -> None:
         if code is None:
             connection.next_place_at_ms = at
@@ -202,9 +240,11 @@ class Pod:
             self.metrics.placements["stored"] += 1
             return
         self.metrics.placements[code.value] += 1
-        self._error(
-            connection, place.id, code, retry_at_ms=at if code is ErrorCode.COOLDOWN else None
-        )
+        if code is ErrorCode.BANNED:  # the reason, and when the ban ends (absent: never)
+            self._error(connection, place.id, code, reason or None, at or None)
+        else:
+            retry_at = at if code is ErrorCode.COOLDOWN else None
+            self._error(connection, place.id, code, retry_at_ms=retry_at)
 
     def _error(
         self,

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from place.api.addresses import parse_networks
 from place.api.app import create_app
-from place.api.auth import make_authenticator
+from place.api.auth import FirebaseAuth, make_authenticator
 from place.api.pod import Pod
 from place.redis_client import connect_redis
 from place.settings import Settings
@@ -25,6 +26,7 @@ from place.status import MAX_CLIENT_MESSAGE_BYTES
 logger = logging.getLogger("place.api")
 
 GRACEFUL_SHUTDOWN_S = 10
+HTTP_HEADROOM = 1000  # HTTP connections a pod full of websockets still takes
 
 
 class PodServer(uvicorn.Server):
@@ -64,6 +66,15 @@ def uvicorn_config(app: object, settings: Settings) -> uvicorn.Config:
         ws="websockets-sansio",
         ws_max_size=MAX_CLIENT_MESSAGE_BYTES,
         ws_per_message_deflate=False,  # snapshots are zlib already; deflate doubles memory
+        # a ping every PLACE_PING_TIMEOUT_S; no pong within as long again: closed (1011)
+        ws_ping_interval=settings.ping_timeout_s,
+        ws_ping_timeout=settings.ping_timeout_s,
+        # plain HTTP gets 503 beyond this (websocket upgrades bypass it: the door counts them
+        # against PLACE_LIMIT_CONCURRENCY), so probes and /metrics still answer on a full pod
+        limit_concurrency=settings.limit_concurrency + HTTP_HEADROOM,
+        # X-Forwarded-For is believed from PLACE_TRUSTED_PROXIES only (place.api.addresses);
+        # uvicorn's own handling would believe any peer on 127.0.0.1
+        proxy_headers=False,
         lifespan="on",
         log_config=None,
         access_log=False,
@@ -72,8 +83,11 @@ def uvicorn_config(app: object, settings: Settings) -> uvicorn.Config:
 
 
 async def make_pod(settings: Settings, default_auth: str) -> Pod:
-    authenticator = make_authenticator(settings, default_auth)
+    authenticator = make_authenticator(settings, default_auth)  # bad settings: before Redis
+    parse_networks(settings.trusted_proxies)
     redis = await connect_redis(settings.redis_url)
+    if isinstance(authenticator, FirebaseAuth):
+        authenticator.cache.share(redis)  # a token verified by one pod is known to all
     return Pod(settings, redis, authenticator)
 
 

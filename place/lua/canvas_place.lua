@@ -5,16 +5,21 @@
 -- player ids, newline-separated, t = the time (ms) they were stored. The ticker reads a few
 -- large entries instead of thousands of small ones.
 --
+-- A ban (KEYS[5], player id -> JSON {reason, until_ms, at_ms}) holds until until_ms (null:
+-- for ever), checked against Redis TIME; an ended one is removed here. An admin's placement
+-- skips the cooldown: it neither waits for one nor starts one.
+--
 -- KEYS[1] config hash     KEYS[2] canvas string (BITFIELD u8)   KEYS[3] placement stream
--- KEYS[4] who string      KEYS[5] banned set                    KEYS[6] stats hash
+-- KEYS[4] who string      KEYS[5] bans hash                     KEYS[6] stats hash
 -- KEYS[6+i] cooldown key of placement i
--- ARGV[1] number of placements   ARGV[2] the numbers of every placement, 16 bytes each:
--- '<Iiii' player number, x, y, colour   ARGV[2+i] player id of placement i
--- Returns a flat array, 2 per placement: "ok" or an error code, then next_place_at_ms for "ok",
--- retry_at_ms for "cooldown", 0 otherwise.
+-- ARGV[1] number of placements   ARGV[2] the numbers of every placement, 17 bytes each:
+-- '<IiiiB' player number, x, y, colour, admin (1) or not (0)   ARGV[2+i] player id of placement i
+-- Returns a flat array, 3 per placement: "ok" or an error code; then next_place_at_ms for "ok"
+-- (0 without cooldown), retry_at_ms for "cooldown", the end of the ban for "banned" (0: never),
+-- 0 otherwise; then the ban's reason for "banned", "" otherwise.
 
 local config_key, canvas_key, stream_key = KEYS[1], KEYS[2], KEYS[3]
-local who_key, banned_key, stats_key = KEYS[4], KEYS[5], KEYS[6]
+local who_key, bans_key, stats_key = KEYS[4], KEYS[5], KEYS[6]
 local count = tonumber(ARGV[1])
 
 local results = {}
@@ -23,6 +28,7 @@ if not config[1] then
   for i = 1, count do
     results[#results + 1] = 'unavailable'
     results[#results + 1] = 0
+    results[#results + 1] = ''
   end
   return results
 end
@@ -32,24 +38,52 @@ local cooldown_ms, is_open = tonumber(config[4]), config[5] == '1'
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
+-- the ban of a player, or nil; an ended ban is removed; one that cannot be read holds for ever
+-- (failing this one player, not the whole batch)
+local any_bans = redis.call('EXISTS', bans_key) == 1
+local function ban_of(player)
+  local raw = redis.call('HGET', bans_key, player)
+  if not raw then
+    return nil
+  end
+  local readable, ban = pcall(cjson.decode, raw)
+  if not readable or type(ban) ~= 'table' then
+    return {0, ''}
+  end
+  local until_ms = tonumber(ban['until_ms'])
+  if until_ms and until_ms <= now then
+    redis.call('HDEL', bans_key, player)
+    return nil
+  end
+  local reason = ban['reason']
+  return {until_ms or 0, type(reason) == 'string' and reason or ''}
+end
+
 local stored = 0
 local records, players = {}, {}
 local numbers = ARGV[2]
 for i = 0, count - 1 do
-  local number, x, y, c = struct.unpack('<Iiii', numbers, i * 16 + 1)
+  local number, x, y, c, admin = struct.unpack('<IiiiB', numbers, i * 17 + 1)
   local player = ARGV[3 + i]
   local cooldown_key = KEYS[7 + i]
-  local code, at = 'ok', 0
+  local code, at, reason = 'ok', 0, ''
+  local ban = nil
   if x < 0 or x >= width or y < 0 or y >= height then
     code = 'out_of_bounds'
   elseif c < 0 or c >= colors then
     code = 'bad_color'
   elseif not is_open then
     code = 'closed'
-  elseif redis.call('SISMEMBER', banned_key, player) == 1 then
-    code = 'banned'
   else
-    local next_at = cooldown_ms > 0 and tonumber(redis.call('GET', cooldown_key)) or nil
+    ban = any_bans and ban_of(player) or nil
+  end
+  if ban then
+    code, at, reason = 'banned', ban[1], ban[2]
+  elseif code == 'ok' then
+    local next_at = nil
+    if cooldown_ms > 0 and admin == 0 then
+      next_at = tonumber(redis.call('GET', cooldown_key))
+    end
     if next_at and next_at > now then
       code, at = 'cooldown', next_at
     else
@@ -59,7 +93,7 @@ for i = 0, count - 1 do
                  'SET', 'i64', pixel * 96 + 32, now)
       records[#records + 1] = struct.pack('<HHHHB', x, y, 1, 1, c)
       players[#players + 1] = player
-      if cooldown_ms > 0 then
+      if cooldown_ms > 0 and admin == 0 then
         at = now + cooldown_ms
         redis.call('SET', cooldown_key, at, 'PX', cooldown_ms)
       end
@@ -68,6 +102,7 @@ for i = 0, count - 1 do
   end
   results[#results + 1] = code
   results[#results + 1] = at
+  results[#results + 1] = reason
 end
 
 if stored > 0 then

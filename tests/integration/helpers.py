@@ -42,5 +42,5 @@ async def place(
 ) -> tuple[ErrorCode | None, int]:
     """Submit one placement and wait for its answer."""
     answer: asyncio.Future[tuple[ErrorCode | None, int]] = asyncio.Future()
-    placer.submit(who, Place(None, x, y, c), lambda code, at: answer.set_result((code, at)))
+    placer.submit(who, Place(None, x, y, c), lambda code, at, _: answer.set_result((code, at)))
     return await answer

@@ -1,22 +1,48 @@
 /**
  * Sign-in behind one interface, so the page's control does not care which provider is behind it.
+ * `GET /api/config`'s `auth` field says which one to use (`loadAuthProvider`); a missing field means dev.
  *
  * `dev` (the server's PLACE_AUTH=dev): the token is the player's name, remembered in localStorage.
- * A Firebase provider will implement the same interface (`getToken()` returning a Firebase ID token,
- * `signIn()` opening Firebase's own flow); `GET /api/config` will say which one to use in its `auth`
- * field, and a missing field means dev.
+ * `firebase`: the token is a Firebase ID token (Google or an email link); that provider, its sign-in
+ * panel and the Firebase SDK are a lazy chunk (`firebaseProvider.ts`) loaded only then.
  */
+import type { Component } from 'svelte';
+import type { PlaceClient } from './client.svelte';
+
+/** What the player chose in the sign-in dialog: a name (dev), or a Firebase way of signing in. */
+export type SignInRequest =
+  | string
+  | { method: 'google' }
+  /** Finish the email link the page was opened with, for this address. */
+  | { method: 'email-link'; email: string };
+
+/** Props of a provider's own sign-in panel, shown inside the page's sign-in dialog. */
+export interface SignInPanelProps {
+  client: PlaceClient;
+  onclose: () => void;
+}
 
 export interface AuthProvider {
   readonly kind: string;
   /** True when `signIn` needs a name typed by the player (dev); false when the provider has its own UI. */
   readonly asksForName: boolean;
-  /** The token for `{"t":"auth"}`, or null when signed out. */
-  getToken(): Promise<string | null>;
+  /** The provider's own sign-in panel (Firebase); without one the dialog asks for a name or explains. */
+  readonly panel?: Component<SignInPanelProps>;
+  /** The token for `{"t":"auth"}`, or null when signed out. `forceRefresh`: a new one, not the cached one. */
+  getToken(forceRefresh?: boolean): Promise<string | null>;
   /** What to call the player before the server answers (the remembered name), or null. */
   displayName(): string | null;
-  signIn(name?: string): Promise<void>;
+  signIn(request?: SignInRequest): Promise<void>;
   signOut(): Promise<void>;
+  /**
+   * Providers whose token changes by itself (refreshed before it expires, signed in by a redirect or
+   * in another tab, signed out elsewhere) report every change; the page sends it on the open connection.
+   */
+  onTokenChange?(listener: (token: string | null) => void): () => void;
+  /** `open` is called now and whenever the provider needs the dialog (the page came back from an email link). */
+  watchDialog?(open: () => void): void;
+  /** Why sign-in is not possible (UnavailableAuthProvider), for the dialog. */
+  readonly unavailableReason?: string;
 }
 
 export interface KeyValueStore {
@@ -54,8 +80,8 @@ export class DevAuthProvider implements AuthProvider {
     }
   }
 
-  async signIn(name?: string): Promise<void> {
-    const checked = checkName(name ?? '');
+  async signIn(request?: SignInRequest): Promise<void> {
+    const checked = checkName(typeof request === 'string' ? request : '');
     if ('error' in checked) throw new Error(checked.error);
     // Kept in memory too: if storage is blocked the name is not remembered across reloads,
     // but the player is still signed in on this page.
@@ -78,10 +104,16 @@ export class DevAuthProvider implements AuthProvider {
 
 }
 
-/** For a provider this build does not have yet: watching works, sign-in explains itself. */
+/** For a provider this build does not have, or that failed to load: watching works, sign-in explains itself. */
 export class UnavailableAuthProvider implements AuthProvider {
   readonly asksForName = false;
-  constructor(readonly kind: string) {}
+  readonly unavailableReason: string;
+  constructor(
+    readonly kind: string,
+    reason?: string,
+  ) {
+    this.unavailableReason = reason ?? `Sign-in with ${kind} is not available in this version of the page.`;
+  }
   async getToken(): Promise<string | null> {
     return null;
   }
@@ -89,7 +121,7 @@ export class UnavailableAuthProvider implements AuthProvider {
     return null;
   }
   async signIn(): Promise<void> {
-    throw new Error(`Sign-in with ${this.kind} is not available in this version of the page.`);
+    throw new Error(this.unavailableReason);
   }
   async signOut(): Promise<void> {}
 }
@@ -106,8 +138,35 @@ export function authKind(config: unknown): string {
   return 'dev';
 }
 
+/** The provider without loading anything: dev, or a placeholder for the others (see `loadAuthProvider`). */
 export function createAuthProvider(config: unknown, store: KeyValueStore | null): AuthProvider {
   const kind = authKind(config);
   if (kind === 'dev') return new DevAuthProvider(store);
   return new UnavailableAuthProvider(kind);
+}
+
+/** The lazy chunk with the Firebase provider (and the Firebase SDK). */
+export interface FirebaseModule {
+  createFirebaseProvider(config: unknown, store: KeyValueStore | null): AuthProvider;
+}
+
+/**
+ * The provider `GET /api/config` names. Firebase's is imported on demand (`load`), so the page of a
+ * dev deployment never downloads the SDK; if that chunk cannot be loaded, sign-in explains itself.
+ */
+export async function loadAuthProvider(
+  config: unknown,
+  store: KeyValueStore | null,
+  load: () => Promise<FirebaseModule> = () => import('./firebaseProvider'),
+): Promise<AuthProvider> {
+  const kind = authKind(config);
+  if (kind === 'dev') return new DevAuthProvider(store);
+  if (kind !== 'firebase') return new UnavailableAuthProvider(kind);
+  let module: FirebaseModule;
+  try {
+    module = await load();
+  } catch {
+    return new UnavailableAuthProvider(kind, 'Sign-in could not be loaded. Check your connection and reload the page.');
+  }
+  return module.createFirebaseProvider(config, store);
 }

@@ -2,7 +2,7 @@
  * The page's model of the game: one connection, the canvas it feeds, the player, their placements.
  * Reactive fields ($state) drive the components; pixels are not reactive (the renderer listens).
  */
-import type { AuthProvider } from './auth';
+import type { AuthProvider, SignInRequest } from './auth';
 import { CanvasState } from './canvasState';
 import { Connection, type ConnectionStatus, type StatusInfo } from './connection';
 import { CanvasFeed } from './feed';
@@ -31,6 +31,8 @@ export interface Placement {
   c: number;
   status: 'pending' | 'placed' | 'failed';
   reason?: string;
+  /** More about a failure worth keeping in sight (a ban: its reason and when it ends). */
+  detail?: string;
 }
 
 export type PlaceOutcome = 'sent' | 'sign-in' | 'cooldown' | 'offline' | 'closed' | 'busy' | 'invalid';
@@ -70,6 +72,8 @@ export class PlaceClient {
   nextPlaceAtMs = $state(0);
   /** A sign-in has been sent and not answered yet. */
   signingIn = $state(false);
+  /** The sign-in provider in use (reactive, for the dialog); null until `GET /api/config` said which. */
+  auth = $state.raw<AuthProvider | null>(null);
   lastPlacement = $state<Placement | null>(null);
   /** True while a placement waits for its answer. */
   placing = $state(false);
@@ -86,6 +90,15 @@ export class PlaceClient {
   private readonly overlayOwner = new Map<number, number>();
   private nextId = 1;
   private authSent = false;
+  /** The token sent on this connection (answered or not): a token change sends only a new one. */
+  private tokenSent: string | null = null;
+  /** The first hello on this connection has come (auth is sent after it). */
+  private helloSeen = false;
+  /** A refused token was retried once with a fresh one (a token the SDK thought valid, e.g. a wrong clock). */
+  private retriedFresh = false;
+  /** `token_expired`: a fresh token is on its way; say so when the server took it. */
+  private renewing = false;
+  private unsubscribeToken: (() => void) | null = null;
   /** Say "signed in" when the answer comes (not on the silent re-auth after a reconnect). */
   private announceSignIn = false;
   private signInWaiter: {
@@ -98,12 +111,10 @@ export class PlaceClient {
   private sawTick = false;
   private everLive = false;
   private intervals: ReturnType<typeof setInterval>[] = [];
-  private readonly o: Required<Omit<ClientOptions, 'auth' | 'createSocket'>> & {
-    auth: AuthProvider | null;
-  };
+  private readonly o: Required<Omit<ClientOptions, 'auth' | 'createSocket'>>;
 
   constructor(options: ClientOptions) {
-    const { createSocket, ...rest } = options;
+    const { createSocket, auth, ...rest } = options;
     this.o = { readOnly: false, answerTimeoutMs: 10_000, confirmHoldMs: 5_000, ...rest };
     this.feed = new CanvasFeed({
       state: this.state,
@@ -128,15 +139,24 @@ export class PlaceClient {
       onStatus: (s, info) => this.onStatus(s, info),
       ...(createSocket ? { createSocket } : {}),
     });
+    if (auth) this.setAuth(auth);
   }
 
-  /** Swap the sign-in provider (GET /api/config named another one than dev). */
+  /**
+   * Use this sign-in provider (the one GET /api/config named). Its token is sent on the open
+   * connection, and again whenever it changes (refreshed, signed in or out elsewhere).
+   */
   setAuth(auth: AuthProvider): void {
-    this.o.auth = auth;
+    this.unsubscribeToken?.();
+    this.unsubscribeToken = null;
+    this.auth = auth;
+    if (this.o.readOnly) return;
+    this.unsubscribeToken = auth.onTokenChange?.((token) => this.onTokenChange(auth, token)) ?? null;
+    if (this.helloSeen && !this.authSent) void this.sendAuth();
   }
 
   get authProvider(): AuthProvider | null {
-    return this.o.auth;
+    return this.auth;
   }
 
   get readOnly(): boolean {
@@ -155,6 +175,8 @@ export class PlaceClient {
   }
 
   stop(): void {
+    this.unsubscribeToken?.();
+    this.unsubscribeToken = null;
     this.conn.stop();
     for (const i of this.intervals) clearInterval(i);
     this.intervals = [];
@@ -178,19 +200,31 @@ export class PlaceClient {
   // ------------------------------------------------------------ sign-in
 
   /**
-   * Sign in (dev: with a name). Resolves when the server accepted it (or when offline: it is sent on
-   * reconnect; or after 5 s without an answer), rejects with the server's reason when refused.
+   * Sign in (dev: with a name; Firebase: Google or an email link). Resolves when the server accepted
+   * it (or when offline: it is sent on reconnect; or after 5 s without an answer), rejects with the
+   * provider's or the server's reason when refused.
    */
-  async signIn(name?: string): Promise<void> {
-    const auth = this.o.auth;
+  async signIn(request?: SignInRequest): Promise<void> {
+    const auth = this.auth;
     if (!auth || this.o.readOnly) return;
-    await auth.signIn(name);
-    this.announceSignIn = true;
     this.settleSignIn();
+    // Before the provider's own sign-in: a provider reporting token changes may have it sent meanwhile.
+    this.announceSignIn = true;
+    try {
+      await auth.signIn(request);
+    } catch (err) {
+      this.announceSignIn = false;
+      throw err;
+    }
     const answered = new Promise<void>((resolve, reject) => {
       this.signInWaiter = { resolve, reject, timer: setTimeout(() => this.settleSignIn(), 5000) };
     });
     if (!(await this.sendAuth())) this.settleSignIn();
+    else if (this.user && !this.signingIn) {
+      // That very token was sent and accepted already (a token change got there first).
+      this.announceSignIn = false;
+      this.settleSignIn();
+    }
     return answered;
   }
 
@@ -204,19 +238,54 @@ export class PlaceClient {
   }
 
   async signOut(): Promise<void> {
-    await this.o.auth?.signOut();
+    await this.auth?.signOut();
+    // (A provider reporting token changes may have dropped the identity already.)
+    if (this.user || this.authSent) this.dropIdentity();
+  }
+
+  /** The protocol has no sign-out: a fresh connection is a signed-out one. */
+  private dropIdentity(): void {
     this.user = null;
     this.authSent = false;
-    // The protocol has no sign-out: a fresh connection is a signed-out one.
+    this.tokenSent = null;
+    this.signingIn = false;
+    this.renewing = false;
     this.conn.reconnectNow();
   }
 
-  private async sendAuth(): Promise<boolean> {
-    const token = await this.o.auth?.getToken();
-    if (!token || !this.conn.send(encodeAuth(token))) return false;
+  private onTokenChange(auth: AuthProvider, token: string | null): void {
+    if (auth !== this.auth) return;
+    if (token === null) {
+      // Signed out (in another tab, or the account was disabled): this connection must forget who it was.
+      if (this.user || this.authSent) this.dropIdentity();
+      return;
+    }
+    if (this.helloSeen && token !== this.tokenSent) void this.sendAuth();
+  }
+
+  /** Send the provider's token (a fresh one with `forceRefresh`) unless this connection has it already. */
+  private async sendAuth(forceRefresh = false): Promise<boolean> {
+    const auth = this.auth;
+    if (!auth || this.o.readOnly) return false;
+    const token = await auth.getToken(forceRefresh);
+    if (!token || auth !== this.auth) return false;
+    if (token === this.tokenSent && this.conn.status === 'open') return true;
+    if (!this.conn.send(encodeAuth(token))) return false;
+    this.tokenSent = token;
     this.authSent = true;
     this.signingIn = true;
     return true;
+  }
+
+  /** `token_expired`: get a fresh token and send it; the player places again once it is taken. */
+  private renewToken(): void {
+    if (this.renewing) return;
+    this.renewing = true;
+    void this.sendAuth(true).then((sent) => {
+      if (sent) return;
+      this.renewing = false;
+      this.o.toasts.show('error', 'Your sign-in has expired.', 'Sign in again to place pixels.');
+    });
   }
 
   // ------------------------------------------------------------ placing
@@ -268,22 +337,39 @@ export class PlaceClient {
   private onError(msg: ServerError): void {
     const id = typeof msg.id === 'number' ? msg.id : -1;
     if (msg.code === 'cooldown' && msg.retry_at_ms) this.nextPlaceAtMs = msg.retry_at_ms;
+    if (msg.code === 'token_expired') this.renewToken();
     if (this.inFlight.has(id)) {
       this.fail(id, msg.code, msg.message, msg.retry_at_ms);
       if (msg.code === 'unauthenticated') this.user = null;
       return;
     }
-    if (msg.code === 'unauthenticated' && this.signingIn) {
-      // The sign-in itself was refused: forget the token so it is not sent again on reconnect.
+    if (msg.code === 'token_expired') return; // said with the placement it refused
+    if ((msg.code === 'unauthenticated' || msg.code === 'unavailable') && this.signingIn) {
+      // The sign-in itself was not taken: a later attempt sends the token again.
       this.signingIn = false;
+      this.tokenSent = null;
       this.authSent = false;
-      this.user = null;
-      this.announceSignIn = false;
-      void this.o.auth?.signOut();
-      const reason = msg.message || 'The server did not accept it.';
-      if (this.signInWaiter) this.settleSignIn(reason); // the sign-in form shows it
-      else this.o.toasts.show('error', 'Sign-in failed.', reason);
-      return;
+      this.renewing = false;
+      if (msg.code === 'unauthenticated' && this.auth?.onTokenChange && !this.retriedFresh) {
+        // A token its provider thought valid (a wrong clock, say): once more with a fresh one.
+        this.retriedFresh = true;
+        void this.sendAuth(true);
+        return;
+      }
+      if (msg.code === 'unauthenticated') {
+        // Refused: forget the token so it is not sent again on reconnect.
+        this.user = null;
+        this.announceSignIn = false;
+        void this.auth?.signOut();
+        const reason = msg.message || 'The server did not accept it.';
+        if (this.signInWaiter) this.settleSignIn(reason); // the sign-in form shows it
+        else this.o.toasts.show('error', 'Sign-in failed.', reason);
+        return;
+      }
+      if (this.signInWaiter) {
+        this.settleSignIn(errorText(msg.code, msg.message).title);
+        return;
+      }
     }
     const t = errorText(msg.code, msg.message, this.retryIn(msg.retry_at_ms));
     this.o.toasts.show('error', t.title, t.detail);
@@ -302,7 +388,12 @@ export class PlaceClient {
     }
     const t = errorText(code, message, this.retryIn(retryAtMs));
     if (this.lastPlacement?.id === id) {
-      this.lastPlacement = { ...this.lastPlacement, status: 'failed', reason: t.title };
+      this.lastPlacement = {
+        ...this.lastPlacement,
+        status: 'failed',
+        reason: t.title,
+        ...(code === 'banned' ? { detail: t.detail } : {}),
+      };
     }
     this.o.toasts.show('error', t.title, t.detail);
     this.notify();
@@ -319,6 +410,9 @@ export class PlaceClient {
     this.lastFrameAt = Date.now();
     this.sawTick = false;
     this.authSent = false;
+    this.tokenSent = null;
+    this.helloSeen = false;
+    this.retriedFresh = false;
     this.feed.expectSnapshot();
   }
 
@@ -380,11 +474,15 @@ export class PlaceClient {
     this.open = h.open;
     this.nextPlaceAtMs = h.next_place_at_ms;
     this.now = this.clock.now();
+    this.helloSeen = true;
     if (h.user) {
       this.user = h.user;
       this.signingIn = false;
+      this.retriedFresh = false;
       if (this.announceSignIn) this.o.toasts.show('success', `Signed in as ${h.user.name}.`);
+      else if (this.renewing) this.o.toasts.show('success', 'Sign-in renewed: you can place again.');
       this.announceSignIn = false;
+      this.renewing = false;
       this.settleSignIn();
     } else {
       this.user = null;

@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'out_of_bounds'
   | 'bad_color'
   | 'unauthenticated'
+  | 'token_expired'
   | 'banned'
   | 'closed'
   | 'bad_message'

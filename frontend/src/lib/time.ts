@@ -64,3 +64,20 @@ export function formatAgo(atMs: number, nowMs: number): string {
   if (h < 24) return `${h} h ago`;
   return new Date(atMs).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
+
+/** A long span, coarsely: "3 days 4 hours", "2 hours 5 minutes", "4 minutes 59 seconds". */
+export function formatSpan(ms: number): string {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const d = Math.floor(total / 86_400);
+  const h = Math.floor((total % 86_400) / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`;
+  if (d > 0) return h ? `${plural(d, 'day')} ${plural(h, 'hour')}` : plural(d, 'day');
+  if (h > 0) return m ? `${plural(h, 'hour')} ${plural(m, 'minute')}` : plural(h, 'hour');
+  return formatDurationWords(ms);
+}
+
+/** A moment in the player's own locale and time zone: "3 Dec 2025, 14:05". */
+export function formatMoment(atMs: number, locale?: string, timeZone?: string): string {
+  return new Date(atMs).toLocaleString(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone });
+}
