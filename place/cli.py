@@ -71,15 +71,75 @@ def build_parser() -> argparse.ArgumentParser:
     cooldown.add_argument("seconds", type=float)
     actions.add_parser("open", help="let players place")
     actions.add_parser("close", help="stop all placements (watching goes on)")
-    ban = actions.add_parser("ban", help="stop a player from placing (PLAYER is user.id)")
+    ban = actions.add_parser(
+        "ban", help="stop a player from placing, on every pod at once (PLAYER is user.id)"
+    )
     ban.add_argument("player")
+    ban.add_argument(
+        "--for",
+        dest="duration",
+        metavar="DURATION",
+        help="how long: 90s, 15m, 2h, 3d (default: for ever)",
+    )
+    ban.add_argument("--reason", default="", help="what the player is told (at most 200 chars)")
     unban = actions.add_parser("unban", help="let a banned player place again")
     unban.add_argument("player")
+    actions.add_parser("bans", help="the bans in force: player, reason, end, one line each")
     wipe = actions.add_parser("wipe", help="paint a rectangle one colour (default colour 0)")
     for name in ("x", "y", "width", "height"):
         wipe.add_argument(name, type=int)
     wipe.add_argument("--color", type=int, default=0, help="palette index (default 0)")
+    _add_snapshot(commands)
     return parser
+
+
+def _add_snapshot(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    snapshot = commands.add_parser(
+        "snapshot",
+        help="backups, restore, timelapse, heatmap and export from the object store",
+        epilog="The store is PLACE_STORE_URL (s3://bucket/prefix or file:///path). "
+        + _SETTINGS_HELP,
+    )
+    _add_redis(snapshot)
+    snapshot.add_argument("--store-url", help="the object store (PLACE_STORE_URL)")
+    actions = snapshot.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="one line per backup: time, size, seq, checksum")
+    listing.add_argument(
+        "--no-verify", action="store_true", help="do not download backups to check them"
+    )
+    actions.add_parser("backup", help="back the canvas up now")
+    actions.add_parser("status", help="the store, the latest backup, the archive and backlog")
+    restore = actions.add_parser(
+        "restore",
+        help="put a backup (and the archived placements after it) back on the live canvas",
+    )
+    which = restore.add_mutually_exclusive_group(required=True)
+    which.add_argument("--latest", action="store_true", help="the latest backup and archive")
+    which.add_argument(
+        "--at", metavar="ISO8601", help="the canvas as it was then (UTC without an offset)"
+    )
+    restore.add_argument(
+        "--dry-run", action="store_true", help="say what would change; change nothing"
+    )
+    restore.add_argument("--before-png", metavar="FILE", help="write the live canvas as PNG")
+    restore.add_argument("--after-png", metavar="FILE", help="write the restored canvas as PNG")
+    timelapse = actions.add_parser(
+        "timelapse", help="encode the timelapse frames as a video (ffmpeg), or download them"
+    )
+    timelapse.add_argument("--out", metavar="FILE.mp4", help="the H.264 video to write")
+    timelapse.add_argument("--frames-dir", metavar="DIR", help="just download the PNG frames")
+    timelapse.add_argument("--from", dest="start", metavar="ISO8601", help="first frame time")
+    timelapse.add_argument("--to", dest="end", metavar="ISO8601", help="last frame time")
+    timelapse.add_argument("--fps", type=int, default=30, help="frames per second (default 30)")
+    timelapse.add_argument(
+        "--scale", type=int, default=1, help="screen pixels per canvas pixel (default 1)"
+    )
+    heatmap = actions.add_parser("heatmap", help="placements per pixel as a PNG (log scale)")
+    heatmap.add_argument("--out", required=True, metavar="FILE.png")
+    export = actions.add_parser(
+        "export", help="the whole placement history as CSV (the r/place datasets' columns)"
+    )
+    export.add_argument("--out", required=True, metavar="FILE.csv.gz")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,12 +148,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("uvicorn").setLevel(logging.WARNING)
+    logging.getLogger("botocore").setLevel(logging.WARNING)  # "Found credentials in ..."
     try:
         settings = Settings.from_env(
             redis_url=args.redis_url,
             host=getattr(args, "host", None),
             port=getattr(args, "port", None),
             auth=getattr(args, "auth", None),
+            store_url=getattr(args, "store_url", None),
         )
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             return runner.run(_command(args, settings))
@@ -128,6 +190,10 @@ async def _command(args: argparse.Namespace, settings: Settings) -> int:
         await run_dev(settings)
     elif args.command == "admin":
         print(await _admin(args, settings))
+    elif args.command == "snapshot":
+        from place.snapshot.commands import run_snapshot
+
+        print(await run_snapshot(args, settings))
     return 0
 
 
@@ -144,8 +210,9 @@ async def _admin(args: argparse.Namespace, settings: Settings) -> str:
         "cooldown": lambda: admin.cooldown(args.seconds),
         "open": lambda: admin.set_open(True),
         "close": lambda: admin.set_open(False),
-        "ban": lambda: admin.ban(args.player),
+        "ban": lambda: admin.ban(args.player, args.duration, args.reason),
         "unban": lambda: admin.unban(args.player),
+        "bans": admin.bans,
         "wipe": lambda: admin.wipe(args.x, args.y, args.width, args.height, args.color),
     }
     try:

@@ -33,9 +33,10 @@ class Keys:
         return self._key("placements")
 
     @property
-    def banned(self) -> str:
-        """Set: player ids that may not place."""
-        return self._key("banned")
+    def bans(self) -> str:
+        """Hash: player id -> JSON {"reason", "until_ms" (null: never), "at_ms"}; a timed ban
+        ends by itself (checked against Redis TIME) and is removed lazily."""
+        return self._key("bans")
 
     @property
     def stats(self) -> str:
@@ -56,6 +57,11 @@ class Keys:
     def player_seq(self) -> str:
         """Counter: the last player number given out."""
         return self._key("player_seq")
+
+    def token(self, digest: str) -> str:
+        """String with an expiry at the token's `exp`: a verified sign-in token (its SHA-256,
+        hex) -> the identity it stands for (JSON), shared by every pod."""
+        return self._key(f"token:{digest}")
 
     def cooldown(self, player_id: str) -> str:
         """String with a TTL: when the player may place again (Unix ms)."""
@@ -80,6 +86,11 @@ class Keys:
     def snapshot(self) -> str:
         """Hash: frame (latest snapshot frame), config (its LiveConfig as JSON), seq."""
         return self._key("snapshot")
+
+    @property
+    def store_status(self) -> str:
+        """Hash: the active ticker's object-store state (backlog, last backup, last error)."""
+        return self._key("store")
 
     @property
     def pods(self) -> str:

@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import ClassVar
 
 from place.dev import free_port, redis_server_command
 
@@ -31,6 +32,58 @@ class RedisServer:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(10)
+
+
+class S3Server:
+    """moto's standalone S3-compatible server on a free loopback port (a real HTTP server that
+    boto3 talks to as it would to S3); stop and start it to simulate a store outage."""
+
+    ENV: ClassVar[dict[str, str]] = {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for_port(self.port, self.process, timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+    def env(self, bucket: str) -> dict[str, str]:
+        """What a `place` process needs to use `bucket` on this server as its store."""
+        return {
+            **self.ENV,
+            "PLACE_STORE_URL": f"s3://{bucket}/event",
+            "PLACE_S3_ENDPOINT_URL": self.endpoint,
+        }
+
+    def create_bucket(self, bucket: str) -> None:
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=self.endpoint, **_boto_credentials())
+        client.create_bucket(Bucket=bucket)
+
+
+def _boto_credentials() -> dict[str, str]:
+    return {
+        "aws_access_key_id": "test",
+        "aws_secret_access_key": "test",
+        "region_name": "us-east-1",
+    }
 
 
 class PlaceProcess:

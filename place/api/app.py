@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ class PodApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/ws":
-            await self.pod.serve(receive, send)
+            await self.pod.serve(scope, receive, send)
         else:
             await self.http(scope, receive, send)
 
@@ -107,13 +108,24 @@ def create_app(pod: Pod) -> ASGIApp:
         return JSONResponse({"ready": ready, "reason": reason}, status_code=200 if ready else 503)
 
     async def metrics(request: Request) -> Response:
-        hub = pod.hub
+        hub, door = pod.hub, pod.door
         gauges = {
             "place_connections": (len(hub), "Websocket connections open on this pod."),
             "place_seq": (pod.mirror.seq, "The seq of this pod's canvas."),
             "place_frames_delivered": (hub.frames_delivered, "Delta frames written to players."),
             "place_frames_dropped": (hub.frames_dropped, "Deltas skipped for slow players."),
             "place_redis_placement_calls": (pod.placer.calls, "Placement batches sent to Redis."),
+            **_store_gauges(pod.stats.store),
+            "place_refused_origin": (door.refused["origin"], "Handshakes refused: origin."),
+            "place_refused_full": (door.refused["full"], "Handshakes refused: pod full (503)."),
+            "place_refused_address": (
+                door.refused["address"],
+                "Handshakes refused: too many connections from one address.",
+            ),
+            "place_refused_sign_in": (
+                door.refused["sign_in"],
+                "Sign-ins refused: too many from one address in a minute.",
+            ),
         }
         return Response(pod.metrics.render(gauges), media_type="text/plain; version=0.0.4")
 
@@ -139,6 +151,38 @@ def create_app(pod: Pod) -> ASGIApp:
     # gzip: the page's scripts and the JSON answers shrink to a third; the websocket bypasses it
     middleware = [Middleware(GZipMiddleware, minimum_size=1024)]
     return PodApp(pod, Starlette(routes=routes, middleware=middleware, lifespan=lifespan))
+
+
+def _store_gauges(status: dict[str, str]) -> dict[str, tuple[float, str]]:
+    """The active ticker's object-store state, as it reported it to Redis."""
+    now_ms = time.time() * 1000
+    backup_at = float(status.get("last_backup_at_ms", 0))
+    return {
+        "place_store_frames_pending": (
+            float(status.get("frames_pending", 0)),
+            "Timelapse frames waiting for the store.",
+        ),
+        "place_store_frames_dropped": (
+            float(status.get("frames_dropped", 0)),
+            "Timelapse frames dropped while the store was down (this leader).",
+        ),
+        "place_store_backup_pending": (
+            float(status.get("backup_pending", 0)),
+            "1 while a backup waits for the store.",
+        ),
+        "place_store_archive_lag_seconds": (
+            float(status.get("archive_lag_ms", 0)) / 1000,
+            "Age of the oldest placement not yet archived.",
+        ),
+        "place_store_failures": (
+            float(status.get("failures", 0)),
+            "Failed store writes (retried) since this ticker became active.",
+        ),
+        "place_store_last_backup_age_seconds": (
+            (now_ms - backup_at) / 1000 if backup_at else -1.0,
+            "Seconds since the last backup (-1: none yet by this ticker).",
+        ),
+    }
 
 
 def _page_routes(static_dir: Path) -> list[Route | Mount]:

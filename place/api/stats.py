@@ -35,6 +35,7 @@ class StatsReporter:
         self.latest: dict[str, int] = dict.fromkeys(FIELDS, 0)
         self.redis_ok_at = float("-inf")  # monotonic time of the last answer from Redis
         self.visits = 0  # connections opened since the last report
+        self.store: dict[str, str] = {}  # the active ticker's object-store state, for /metrics
 
     async def run(self) -> None:
         while True:
@@ -52,6 +53,8 @@ class StatsReporter:
         )
         self.visits -= visits
         self.latest = dict(zip(FIELDS, (int(value) for value in result), strict=True))
+        store = await self.redis.hgetall(self.keys.store_status)
+        self.store = {key.decode(): value.decode() for key, value in store.items()}
         self.redis_ok_at = time.monotonic()
 
     async def withdraw(self) -> None:

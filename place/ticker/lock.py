@@ -17,6 +17,10 @@ RENEW_EVERY_S = 1.0
 POLL_EVERY_S = 0.5
 
 
+class Deposed(Exception):
+    """This ticker lost its lock: it must stop publishing and writing at once."""
+
+
 class Lock:
     def __init__(self, redis: Redis, scripts: Scripts, key: str) -> None:
         self._redis = redis

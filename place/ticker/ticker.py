@@ -23,22 +23,22 @@ from place.config import LiveConfig
 from place.keys import Keys
 from place.scripts import Scripts
 from place.settings import Settings
+from place.snapshot.restore import apply_restore, restorable
+from place.store import Store, StoreUnavailable
 from place.ticker.coalesce import coalesce
-from place.ticker.lock import LOCK_TTL_MS, POLL_EVERY_S, RENEW_EVERY_S, Lock
+from place.ticker.keeper import StoreKeeper
+from place.ticker.lock import LOCK_TTL_MS, POLL_EVERY_S, RENEW_EVERY_S, Deposed, Lock
 
 logger = logging.getLogger("place.ticker")
 
 MAX_ENTRIES_PER_TICK = 2_000  # stream entries (a pod's batch of up to 1,000 placements each)
 
 
-class Deposed(Exception):
-    """This ticker lost its lock: it must stop publishing at once."""
-
-
 class Ticker:
-    def __init__(self, settings: Settings, redis: Redis) -> None:
+    def __init__(self, settings: Settings, redis: Redis, store: Store | None = None) -> None:
         self.settings = settings
         self.redis = redis
+        self.store = store
         self.keys = Keys(settings.key_prefix)
         self.scripts = Scripts(redis)
         self.lock = Lock(redis, self.scripts, self.keys.ticker_lock)
@@ -70,12 +70,18 @@ class Ticker:
 
     async def _lead(self) -> None:
         renewing = asyncio.create_task(self._renew())
+        keeping: asyncio.Task[None] | None = None
         try:
-            await self.ensure_canvas()
+            await self.ensure_canvas(renewing)
+            if self.store is not None:
+                keeper = StoreKeeper(
+                    self.settings, self.redis, self.scripts, self.store, self.lock.token
+                )
+                keeping = asyncio.create_task(keeper.run(), name="store")
             self._snapshot_due = 0.0  # a new leader writes a snapshot on its first tick
             loop = asyncio.get_running_loop()
             next_tick = loop.time()
-            while not renewing.done():
+            while not renewing.done() and not (keeping and keeping.done()):
                 await self.tick()
                 next_tick += self.tick_s
                 delay = next_tick - loop.time()
@@ -83,9 +89,14 @@ class Ticker:
                     next_tick = loop.time()
                     delay = 0
                 await asyncio.sleep(delay)
+            if keeping is not None and keeping.done():
+                keeping.result()  # Deposed, found while archiving
             renewing.result()
         finally:
             renewing.cancel()
+            if keeping is not None:
+                keeping.cancel()
+                await asyncio.gather(keeping, return_exceptions=True)
 
     async def _renew(self) -> None:
         while True:
@@ -93,8 +104,14 @@ class Ticker:
             if not await self.lock.renew():
                 raise Deposed
 
-    async def ensure_canvas(self) -> None:
-        """Create the canvas from the settings if Redis has none (only the active ticker does)."""
+    async def ensure_canvas(self, renewing: asyncio.Task[None] | None = None) -> None:
+        """Make sure Redis holds a canvas (only the active ticker does): restored from the store's
+        latest backup and archive when Redis lost it, new from the settings when the store has
+        nothing."""
+        if await self.redis.exists(self.keys.config):
+            return
+        if self.store is not None and await self._restore(renewing):
+            return
         config = LiveConfig.from_settings(self.settings)
         fields = [item for pair in config.to_hash().items() for item in pair]
         created = await self.scripts.canvas_create(
@@ -105,6 +122,47 @@ class Ticker:
             raise Deposed
         if created == 1:
             logger.info("created a %dx%d canvas", config.width, config.height)
+
+    async def _restore(self, renewing: asyncio.Task[None] | None) -> bool:
+        """Restore from the store; False when it holds no backup. While the store does not
+        answer, wait and retry: a blank canvas over a backup we cannot read would lose the event."""
+        assert self.store is not None
+        delay = 1.0
+        while True:
+            if renewing is not None and renewing.done():
+                raise Deposed
+            try:
+                plan = await asyncio.to_thread(restorable, self.store)
+                break
+            except StoreUnavailable as error:
+                logger.error(
+                    "Redis has no canvas and the store does not answer (%s); not creating a"
+                    " blank canvas over a backup; retrying in %.0f s",
+                    error,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(30.0, delay * 2)
+        if plan is None:
+            return False
+        elapsed_ticks = max(0, time.time() * 1000 - plan.backup.at_ms) / self.settings.tick_ms
+        # seq rises by at most one a tick: this is above anything published since the backup
+        seq = plan.backup.seq + 2 * int(elapsed_ticks) + 100
+        version = await apply_restore(
+            self.redis, self.scripts, self.keys, plan, token=self.lock.token, seq=seq
+        )
+        if version == -1:
+            raise Deposed
+        if version > 0:
+            logger.warning(
+                "Redis had no canvas: restored %s (seq %d) and %d archived placements after it;"
+                " seq continues at %d",
+                plan.backup_key,
+                plan.backup.seq,
+                plan.replayed,
+                seq,
+            )
+        return True
 
     async def tick(self) -> None:
         """One tick: read, coalesce, publish, save the position; fenced by the lock."""
@@ -177,6 +235,7 @@ class Ticker:
                 self.max_deltas,
                 snapshot,
                 orjson.dumps(config.to_json()) if snapshot else b"",
+                int(self.settings.archive_backlog_s * 1000),
                 *messages,
             ],
         )
@@ -188,9 +247,13 @@ class Ticker:
 async def run_ticker(settings: Settings) -> None:
     """`place ticker`: run until cancelled; give the lock up on the way out."""
     from place.redis_client import connect_redis
+    from place.store import open_store
 
+    store = open_store(settings)
+    # a store that does not answer at start is a setup mistake: say so now, not at the first backup
+    await asyncio.to_thread(store.list, "backups/latest")
     redis = await connect_redis(settings.redis_url)
-    ticker = Ticker(settings, redis)
+    ticker = Ticker(settings, redis, store)
     try:
         await ticker.run()
     finally:

@@ -25,7 +25,14 @@ BASE_ENV = {
 class Cluster:
     def __init__(self, redis_server: RedisServer, log_dir: Path, **env: str) -> None:
         self.redis_url = redis_server.url
-        self.env = {**BASE_ENV, "PLACE_REDIS_URL": self.redis_url, **env}
+        # a store of its own: a ticker that finds Redis empty restores from it
+        store = f"file://{log_dir.parent / 'store'}"
+        self.env = {
+            **BASE_ENV,
+            "PLACE_REDIS_URL": self.redis_url,
+            "PLACE_STORE_URL": store,
+            **env,
+        }
         self.log_dir = log_dir
         self.processes: list[PlaceProcess] = []
         redis_sync.Redis.from_url(self.redis_url).flushall()
