@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import orjson
@@ -135,13 +135,17 @@ def decode_chunk(data: bytes, key: str = "chunk") -> Chunk:
         raise BadChunk(f"{key} is not a readable archive chunk ({error})") from None
 
 
-def merge_rows(chunks: Iterable[Chunk]) -> list[Row]:
-    """The rows of chunks taken in key order, each stream entry once (chunks may overlap)."""
-    merged: list[Row] = []
+def unseen(chunks: Iterable[Chunk]) -> Iterator[Chunk]:
+    """Chunks taken in key order, each keeping only the entries no earlier chunk had (chunks
+    written again after a ticker failover overlap)."""
     seen = (-1, -1)
     for chunk in chunks:
-        floor = seen
-        merged.extend(row for row in chunk.rows if row.id > floor)
-        if merged:
-            seen = max(seen, merged[-1].id)
-    return merged
+        rows = [row for row in chunk.rows if row.id > seen]
+        if rows:
+            seen = max(seen, rows[-1].id)
+        yield dataclasses.replace(chunk, rows=rows)
+
+
+def merge_rows(chunks: Iterable[Chunk]) -> list[Row]:
+    """The rows of chunks taken in key order, each stream entry once."""
+    return [row for chunk in unseen(chunks) for row in chunk.rows]

@@ -8,11 +8,10 @@ chunk's live configuration (its palette names the colours of its rows).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 
 from place.errors import PlaceError
-from place.snapshot.archive import PREFIX, Chunk, decode_chunk, parse_chunk_key
+from place.snapshot.archive import PREFIX, Chunk, decode_chunk, parse_chunk_key, unseen
 from place.snapshot.fetch import fetch_in_order
 from place.snapshot.progress import progress
 from place.store import Store
@@ -28,14 +27,11 @@ def chunk_keys(store: Store) -> list[str]:
 
 
 def read_history(store: Store, keys: list[str]) -> Iterator[Chunk]:
-    """The chunks of `keys` in order, each holding only the rows no earlier chunk had (chunks
-    written again after a ticker failover overlap): the rule of `archive.merge_rows`."""
-    seen = (-1, -1)
+    """The chunks of `keys` in order, each holding only the rows no earlier chunk had."""
+    return unseen(_chunks(store, keys))
+
+
+def _chunks(store: Store, keys: list[str]) -> Iterator[Chunk]:
     for key, data in progress(fetch_in_order(store, keys), "chunks", total=len(keys)):
-        if data is None:  # pruned since it was listed: its rows are gone
-            continue
-        chunk = decode_chunk(data, key)
-        rows = [row for row in chunk.rows if row.id > seen]
-        if rows:
-            seen = max(seen, rows[-1].id)
-        yield dataclasses.replace(chunk, rows=rows)
+        if data is not None:  # None: pruned since it was listed, its rows are gone
+            yield decode_chunk(data, key)
