@@ -63,7 +63,7 @@ class StoreKeeper:
             "last_error": "",
             "last_error_at_ms": 0,
         }
-        self._backup: Callable[[], Awaitable[None]] | None = None
+        self._failing = False
 
     async def run(self) -> None:
         """Every job, until cancelled (when this ticker stops leading)."""
@@ -99,14 +99,25 @@ class StoreKeeper:
     # --- backups -----------------------------------------------------------------------------
 
     async def backup_once(self) -> None:
-        read = await read_canvas(self.redis, self.scripts, self.keys)
-        if read is None:
-            return
-        backup = as_backup(read)
-        self.status["backup_pending"] = 1
-        await self._retrying(f"backup {backup.key}", lambda: write_backup(self.store, backup))
-        self.status["backup_pending"] = 0
+        """Back the canvas up; while the store fails, retry with backoff, each time with a fresh
+        read of the canvas: only the newest backup ever waits."""
+        delay = BACKOFF_FIRST_S
+        while True:
+            read = await read_canvas(self.redis, self.scripts, self.keys)
+            if read is None:
+                return
+            backup = as_backup(read)
+            try:
+                await asyncio.to_thread(write_backup, self.store, backup)
+                self._succeeded()
+                break
+            except StoreError as error:
+                self._failed(f"backup {backup.key}", error)
+                self.status["backup_pending"] = 1
+                await asyncio.sleep(random.uniform(0, delay))
+                delay = min(BACKOFF_MAX_S, delay * 2)
         self.status |= {
+            "backup_pending": 0,
             "last_backup_key": backup.key,
             "last_backup_at_ms": backup.at_ms,
             "last_backup_seq": backup.seq,
@@ -188,22 +199,36 @@ class StoreKeeper:
     async def _retrying(self, what: str, write: Callable[[], object]) -> None:
         """Run a blocking store write in a thread until it succeeds: backoff with full jitter."""
         delay = BACKOFF_FIRST_S
-        failures = 0
         while True:
             try:
                 await asyncio.to_thread(write)
-                if failures:
-                    logger.info("store answers again: %s written after %d failures", what, failures)
+                self._succeeded()
                 return
             except StoreError as error:
-                failures += 1
-                self.status["failures"] = int(self.status["failures"]) + 1
-                self.status["last_error"] = str(error)[:300]
-                self.status["last_error_at_ms"] = _now_ms()
-                if failures == 1 or failures % 10 == 0:
-                    logger.warning("store: %s failed (%s); retrying with backoff", what, error)
+                self._failed(what, error)
                 await asyncio.sleep(random.uniform(0, delay))
                 delay = min(BACKOFF_MAX_S, delay * 2)
+
+    def _succeeded(self) -> None:
+        if self._failing:
+            self._failing = False
+            logger.info(
+                "the store answers again; catching up (%s failures)", self.status["failures"]
+            )
+
+    def _failed(self, what: str, error: StoreError) -> None:
+        """Count and report a failed write: in the log on the first failure and every tenth."""
+        self._failing = True
+        failures = int(self.status["failures"]) + 1
+        self.status |= {
+            "failures": failures,
+            "last_error": str(error)[:300],
+            "last_error_at_ms": _now_ms(),
+        }
+        if failures == 1 or failures % 10 == 0:
+            logger.warning(
+                "store: %s failed (%s); retrying with backoff (%d failures)", what, error, failures
+            )
 
     async def _report(self) -> None:
         """The keeper's state in Redis, every second, for pods and `place snapshot status`."""
