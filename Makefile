@@ -5,10 +5,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-FRONTEND_SOURCES := $(shell find frontend/src frontend/index.html frontend/embed.html \
+FRONTEND_SOURCES := $(shell find frontend/src frontend/index.html frontend/embed.html frontend/stats.html \
 	frontend/vite.config.ts frontend/package-lock.json -type f 2>/dev/null)
 
-.PHONY: setup system python frontend firebase dev test lint bench clean
+.PHONY: setup system python frontend firebase dev test lint bench soak clean
 
 setup: system python frontend firebase
 
@@ -50,6 +50,10 @@ test: setup lint
 
 bench: setup
 	$(BIN)/python -m bench.run
+
+# 10 minutes of steady load: memory and latency must stay flat (not in CI; docs/performance.md)
+soak: python
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist tests/firebase/node_modules var \

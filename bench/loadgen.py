@@ -4,10 +4,14 @@ Roles (see ``docs/bench.md``):
 
 - viewer: watches; records the arrival time (``time.monotonic()``, the same clock in every
   process on Linux) of every delta frame by ``seq``; one viewer per process may keep the delta
-  bytes so that pixels can be mapped to the ``seq`` that carried them.
+  bytes so that pixels can be mapped to the ``seq`` that carried them. Counts the bytes it
+  receives by frame type (websocket header included) and the pixels the deltas carry. With
+  ``path`` ``/ws?v=2`` it gets compact deltas (0x03) and checksums (``sum``) instead.
 - writer: signs in with ``{"t":"auth","token":name}`` (dev auth) and places pixels, either at a
   fixed rate (open loop) or keeping ``k`` placements in flight (closed loop); times every
-  ``placed``.
+  ``placed``. Where it places is the job's ``pattern``: ``sequential`` (default: pixels never
+  repeat within a scenario), ``uniform`` (anywhere, any colour) or ``clustered`` (strokes in a
+  few dozen artworks, as ``bench.canvases.clustered_tick`` draws them).
 - storm player: connects only when told to go, then times ``hello``, snapshot and the signed-in
   ``hello``.
 
@@ -27,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import sys
 import time
 from collections import Counter
@@ -47,10 +52,29 @@ monotonic = time.monotonic
 ARRIVALS: dict[int, list[float]] = {}  # delta seq -> arrival times at the viewers
 DECODED: dict[int, bytes] = {}  # delta seq -> frame bytes, from the decoding viewer
 SNAPSHOT_SIZES: list[int] = []
+# bytes (websocket header included) and frames received by this process's viewers, by frame
+# type: "1" snapshot, "2"/"3" delta, "catchup" a delta sent again after a snapshot (the pod's
+# catch-up frames), or the "t" of a text frame; and pixels carried by new deltas. Counted in the
+# window [t0, t1 + drain].
+RECEIVED: Counter[str] = Counter()
+FRAMES: Counter[str] = Counter()
+PIXELS: Counter[str] = Counter()
+COUNTING = [False]
+
+
+def ws_header(size: int) -> int:
+    """Bytes of an unmasked server frame's header for a payload of ``size`` bytes."""
+    return 2 if size < 126 else (4 if size < 65536 else 10)
 
 
 def delta_pixels(frame: bytes) -> tuple[int, list[int], bytes]:
-    """Decode a delta frame (SPEC: 0x02, seq u32 at 4, n u32 at 8, n u32 indices, n u8 colours)."""
+    """Decode a delta frame (SPEC: 0x02, seq u32 at 4, n u32 at 8, n u32 indices, n u8 colours;
+    or 0x03, the same compacted)."""
+    if frame[:1] == b"\x03":
+        from place.protocol import decode_compact_delta
+
+        delta = decode_compact_delta(frame)
+        return delta.seq, delta.pixels.tolist(), delta.colors.tobytes()
     if frame[0] != 2 or len(frame) < 12:
         raise ValueError(f"not a delta frame: byte 0 is {frame[0]:#x}, length {len(frame)}")
     seq = int.from_bytes(frame[4:8], "little")
@@ -88,13 +112,27 @@ class Viewer(Client):
         self.t_open = 0.0
         self.t_hello = 0.0
         self.t_snapshot = 0.0
+        self.top = 0  # highest delta seq received
 
     def on_open(self, t: float) -> None:
         self.t_open = t
 
     def on_binary(self, p: bytes, t: float) -> None:
         kind = p[0]
-        if kind == 2:
+        if COUNTING[0]:
+            bucket = str(kind)
+            if kind != 1:
+                seq = int.from_bytes(p[4:8], "little")
+                if seq <= self.top:
+                    bucket = "catchup"
+                else:
+                    PIXELS[bucket] += int.from_bytes(p[8:12], "little")
+                    self.top = seq
+            RECEIVED[bucket] += len(p) + ws_header(len(p))
+            FRAMES[bucket] += 1
+        elif kind != 1:
+            self.top = max(self.top, int.from_bytes(p[4:8], "little"))
+        if kind == 2 or kind == 3:
             seq = int.from_bytes(p[4:8], "little")
             lst = ARRIVALS.get(seq)
             if lst is None:
@@ -120,6 +158,10 @@ class Viewer(Client):
 
     def on_text(self, p: bytes, t: float) -> None:
         self.texts += 1
+        if COUNTING[0]:
+            kind = p[6 : p.find(b'"', 6)].decode() if p.startswith(b'{"t":"') else "text"
+            RECEIVED[kind] += len(p) + ws_header(len(p))
+            FRAMES[kind] += 1
         if not self.t_hello:
             self.t_hello = t
 
@@ -184,6 +226,7 @@ class Writer(Client):
         wtotal: int,
         px_start: int,
         salt: int,
+        pattern: str = "sequential",
     ) -> None:
         super().__init__(host, port, path)
         self.name = name
@@ -191,6 +234,10 @@ class Writer(Client):
         self.wtotal = wtotal
         self.px_start = px_start
         self.salt = salt
+        self.pattern = pattern
+        self.rng = random.Random(salt * 1_000_003 + gidx)
+        self.stroke: list[tuple[int, int]] = []  # clustered: (pixel, colour) still to draw
+        self.artworks: list[tuple[int, int, int, int, list[int]]] = []
         self.authed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.width = 0
         self.size = 0
@@ -200,15 +247,56 @@ class Writer(Client):
         self.px: list[int] = []
         self.errors: Counter[str] = Counter()
         self.closed_loop_until = 0.0  # closed loop: send the next on every answer until then
+        self.cooldown_until = 0.0  # cooldown mode: the next when the cooldown allows, until then
         self.answers = 0
 
     def on_open(self, t: float) -> None:
         self.send_text(orjson.dumps({"t": "auth", "token": self.name}))
 
+    def _next(self, i: int) -> tuple[int, int]:
+        """The pixel and colour of this writer's ``i``-th placement, by its pattern."""
+        if self.pattern == "uniform":
+            return self.rng.randrange(self.size), self.rng.randrange(self.ncolors)
+        if self.pattern == "clustered":
+            if not self.stroke:
+                self.stroke = self._new_stroke()
+            return self.stroke.pop()
+        px = (self.px_start + i * self.wtotal + self.gidx) % self.size
+        return px, 1 + ((px >> 12) + self.salt) % (self.ncolors - 1)
+
+    def _new_stroke(self) -> list[tuple[int, int]]:
+        """A stroke as people draw: 1-16 pixels along a row (or a column), one colour, inside
+        one of 40 artworks that every writer of the scenario shares (seeded by ``salt``)."""
+        width, height = self.width, self.size // self.width
+        if not self.artworks:
+            shared = random.Random(self.salt)
+            for _ in range(40):
+                w, h = shared.randrange(24, 120), shared.randrange(24, 120)
+                x0, y0 = shared.randrange(max(1, width - w)), shared.randrange(max(1, height - h))
+                inks = [shared.randrange(self.ncolors) for _ in range(4)]
+                self.artworks.append((x0, y0, w, h, inks))
+        x0, y0, w, h, inks = self.artworks[self.rng.randrange(len(self.artworks))]
+        x, y = x0 + self.rng.randrange(w), y0 + self.rng.randrange(h)
+        length = 1
+        while length < 16 and self.rng.random() < 0.75:  # geometric, mean 4
+            length += 1
+        c = inks[self.rng.randrange(4)]
+        dx, dy = (1, 0) if self.rng.random() < 0.7 else (0, 1)
+        pixels = [
+            ((y + k * dy) * width + x + k * dx, c)
+            for k in range(length)
+            if x + k * dx < width and y + k * dy < height
+        ]
+        return pixels[::-1]  # popped from the end: drawn in order
+
+    def _place_if_due(self) -> None:
+        now = monotonic()
+        if now < self.cooldown_until and self.transport is not None:
+            self.place(now)
+
     def place(self, t: float) -> None:
         i = len(self.t_send)
-        px = (self.px_start + i * self.wtotal + self.gidx) % self.size
-        c = 1 + ((px >> 12) + self.salt) % (self.ncolors - 1)
+        px, c = self._next(i)
         self.send_text(
             b'{"t":"place","id":%d,"x":%d,"y":%d,"c":%d}'
             % (i, px % self.width, px // self.width, c)
@@ -229,6 +317,10 @@ class Writer(Client):
                 self.answers += 1
                 if t < self.closed_loop_until:
                     self.place(monotonic())
+                elif t < self.cooldown_until:  # as a player does: again when allowed
+                    at_ms = m.get("next_place_at_ms") or m.get("retry_at_ms") or 0
+                    delay = max(0.0, at_ms / 1000 - time.time()) + self.rng.random() * 0.02
+                    asyncio.get_running_loop().call_later(delay, self._place_if_due)
             elif typ == "error" and not self.authed.done():
                 self.authed.set_exception(RuntimeError(f"auth answered {p[:200]!r}"))
         elif typ == "hello":
@@ -329,6 +421,7 @@ async def worker(
             wtotal,
             int(job.get("px_start", 0)),
             int(job.get("salt", 0)),
+            job.get("pattern", "sequential"),
         )
         for j in range(nw)
     ]
@@ -360,6 +453,7 @@ async def worker(
         t0, t1, drain = float(parts[1]), float(parts[2]), float(parts[3])
     await _sleep_until(t0)
     cpu_t0 = time.process_time()
+    COUNTING[0] = True
 
     storm: list[StormPlayer] = []
     storm_errors: Counter[str] = Counter()
@@ -391,10 +485,16 @@ async def worker(
             w.closed_loop_until = t1
             for _ in range(int(job.get("inflight", 1))):
                 w.place(now)
+    elif writers and mode == "cooldown":  # each places again as soon as its cooldown allows
+        loop = asyncio.get_running_loop()
+        for j, w in enumerate(writers):
+            w.cooldown_until = t1
+            loop.call_later(j / len(writers) * float(job.get("spread_s", 0.5)), w._place_if_due)
     if tasks:
         await asyncio.gather(*tasks)
     # a storm ends when every player is done (or at t1); everything else runs until t1
     await _sleep_until((min(t1, monotonic()) if storm else t1) + drain)
+    COUNTING[0] = False
     cpu_end = time.process_time()
     t_end = monotonic()
 
@@ -432,6 +532,9 @@ async def worker(
         "stale": sum(v.stale for v in viewers),
         "snapshots": sum(v.snapshots for v in viewers),
         "snapshot_sizes": SNAPSHOT_SIZES,
+        "received_bytes": dict(RECEIVED),
+        "received_frames": dict(FRAMES),
+        "delta_pixels": dict(PIXELS),
         "closed": dict(closes),
         "writer_cols": wcols,
         "writer_errors": dict(werr),
@@ -559,6 +662,8 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     werr: Counter[str] = Counter()
     cerr: Counter[str] = Counter()
     closed: Counter[str] = Counter()
+    received: Counter[str] = Counter()
+    pixels: Counter[str] = Counter()
     storm: dict[str, Any] = {
         "n": 0,
         "errors": Counter(),
@@ -579,6 +684,8 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
         werr.update(r["writer_errors"])
         cerr.update(r["connect_errors"])
         closed.update(r["closed"])
+        received.update(r.get("received_bytes", {}))
+        pixels.update(r.get("delta_pixels", {}))
         if "storm" in r:
             s = r["storm"]
             storm["n"] += s["n"]
@@ -599,6 +706,8 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
         "gaps": sum(r["gaps"] for r in results),
         "stale": sum(r["stale"] for r in results),
         "snapshot_sizes": [s for r in results for s in r["snapshot_sizes"]],
+        "received_bytes": dict(received),
+        "delta_pixels": dict(pixels),
         "storm": storm if storm["n"] else None,
         "drivers": [
             {

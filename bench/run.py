@@ -4,9 +4,10 @@ Every scenario starts its own ``redis-server`` (no persistence), ``place ticker`
 pods with dev auth, cooldown 0 and no message rate limit, waits for ``/readyz``, drives them with
 ``bench.loadgen`` worker processes, and stops them. Server and driver processes are pinned to
 different cores with ``taskset`` when the machine has two or more. Prints one table (figure,
-target, PASS/FAIL) and writes everything to ``bench/results/<timestamp>.json``.
+today's code beside the new one where a scenario runs both, target, PASS/FAIL) and writes
+everything to ``bench/results/<timestamp>.json``.
 
-Scenarios: latency, fanout, throughput, storm, ticker (see ``docs/bench.md``).
+Scenarios: egress, latency, fanout, storm, throughput, ticker, event, page (see ``docs/bench.md``).
 """
 
 from __future__ import annotations
@@ -39,13 +40,17 @@ import contextlib
 import redis.asyncio as aredis
 
 from bench import servers
-from bench.loadgen import REPO, Driver, merge
-from bench.servers import Proc, Stack
+from bench.canvases import clustered_tick, image_like, uniform_tick
+from bench.loadgen import REPO, Driver, merge, ws_header
+from bench.servers import NEW, Code, Proc, Stack
 from bench.stats import dist_ms, histogram_window, metric_family, parse_prometheus, pct
 from bench.wsclient import Client, connect
+from place import protocol
 
 NOISE: list[tuple[str, float]] = []  # (phase, CPU of processes not ours, in cores)
-SCENARIOS = ["latency", "fanout", "storm", "throughput", "ticker"]
+# today's code: the last commit before performance round two (docs/performance.md)
+BASELINE = "45ec89f"
+SCENARIOS = ["egress", "latency", "fanout", "storm", "throughput", "ticker", "event", "page"]
 monotonic = time.monotonic
 
 
@@ -60,6 +65,8 @@ class Ctx:
     tick_ms: int
     ticker_tick_ms: int
     profile: str | None = None  # py-spy executable when --profile
+    today: Code | None = None  # today's code (a worktree of --baseline), run beside the new one
+    sizes: list[int] = field(default_factory=lambda: [1000, 2000])  # canvas sides to run at
     rows: list[dict[str, Any]] = field(default_factory=list)
     profiles: dict[str, Any] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
@@ -73,11 +80,13 @@ class Ctx:
         target: str = "",
         ok: bool | None = None,
         note: str = "",
+        today: float | str | None = None,
     ) -> None:
         self.rows.append(
             {
                 "scenario": scenario,
                 "figure": figure,
+                "today": today,
                 "value": value,
                 "unit": unit,
                 "target": target,
@@ -86,6 +95,10 @@ class Ctx:
             }
         )
 
+    def codes(self) -> list[Code]:
+        """The code to measure: the new one, and today's beside it when there is a baseline."""
+        return [self.today, NEW] if self.today is not None else [NEW]
+
     def stack(
         self,
         name: str,
@@ -93,15 +106,24 @@ class Ctx:
         tick_ms: int | None = None,
         pod_cpus: list[str | None] | None = None,
         helpers: str | bool | None = True,
+        code: Code = NEW,
+        side: int = 1000,
+        canvas: np.ndarray | None = None,
+        env: dict[str, str] | None = None,
     ) -> Stack:
         h = self.driver_cpus if helpers is True else (None if helpers is False else helpers)
         return Stack(
-            self.workdir / name,
+            self.workdir / f"{name}-{code.name}",
             pods=pods,
             tick_ms=tick_ms or self.tick_ms,
             pod_cpus=pod_cpus if pod_cpus is not None else [self.server_cpus],
             ticker_cpus=h,
             redis_cpus=h,
+            code=code,
+            width=side,
+            height=side,
+            canvas=canvas,
+            env_extra=env or {},
         )
 
 
@@ -126,6 +148,7 @@ class Phase:
     cpu: dict[str, float]  # server process -> CPU seconds in [t0, t_end]
     extra: dict[str, Any]
     cores: dict[int, dict[str, float]]  # core -> busy/softirq/steal seconds in [t0, t_end]
+    results: list[dict[str, Any]] = field(default_factory=list)  # each driver's, unmerged
 
 
 async def run_phase(
@@ -193,7 +216,9 @@ async def run_phase(
     merged["foreign_cpu_util"] = max(0.0, busy - known) / max(1e-9, t_end - t0)
     merged["machine_busy_util"] = busy / max(1e-9, t_end - t0)
     NOISE.append((name, merged["foreign_cpu_util"]))
-    return Phase(merged, ready, t0, t1, t_end, {k: cpu1[k] - cpu0[k] for k in cpu0}, extra, cores)
+    return Phase(
+        merged, ready, t0, t1, t_end, {k: cpu1[k] - cpu0[k] for k in cpu0}, extra, cores, results
+    )
 
 
 def _start_profile(
@@ -357,8 +382,9 @@ class Subscriber:
 def parse_bus_delta(data: bytes) -> dict[str, Any] | None:
     """A pub/sub payload that is (or wraps) a delta frame: seq, n, and what the wrapper says.
 
-    Knows the bare delta frame and the server's bus format ``b"D" | f64 published (Unix s) |
-    u32 tick_us | frame``; anything else (notices) gives None.
+    Knows the bare delta frame and the server's bus formats ``b"D" | f64 published (Unix s) |
+    u32 tick_us | frame`` and ``b"E" | f64 | u32 tick_us | u32 len(frame) | frame | compact
+    frame``; anything else (notices) gives None.
     """
     if isinstance(data, str):
         data = data.encode()
@@ -367,6 +393,11 @@ def parse_bus_delta(data: bytes) -> dict[str, Any] | None:
         published, tick_us = struct.unpack_from("<dI", data, 1)
         info = {"published_unix": published, "tick_us": tick_us}
         data = data[13:]
+    elif data[:1] == b"E" and len(data) >= 29 and data[17] == 2:  # the 0x02 frame, then 0x03
+        published, tick_us, size = struct.unpack_from("<dII", data, 1)
+        info = {"published_unix": published, "tick_us": tick_us, "compact_bytes": len(data)}
+        data = data[17 : 17 + size]
+        info["compact_bytes"] -= 17 + size
     if len(data) >= 12 and data[0] == 2 and data[1:4] == b"\0\0\0":
         n = int.from_bytes(data[8:12], "little")
         if len(data) == 12 + 5 * n:
@@ -507,153 +538,226 @@ async def _touch(port: int, n: int = 10) -> None:
     await asyncio.sleep(0.5)
 
 
-async def s_fanout(ctx: Ctx) -> dict[str, Any]:
+FANOUT_PATTERN = "uniform"  # the writers' placements: frames of a realistic size, both formats
+
+
+async def _fanout_one(
+    ctx: Ctx, n: int, code: Code, path: str, side: int = 1000, canvas: Any = None
+) -> dict[str, Any]:
+    """One fan-out run: ``n`` viewers of ``path`` on the pod under test, 20 writers at 2,000/s on
+    a second pod."""
     scen = "fanout"
-    out: dict[str, Any] = {}
     duration = 5.0 if ctx.quick else 10.0
     rate = 2000.0
-    for n in ctx.fanout_n:
-        log(f"fanout: {n} viewers")
-        # api0: the pod under test (viewers only); api1: takes the writers, on the helper core
-        with ctx.stack(f"{scen}-{n}", pods=2, pod_cpus=[ctx.server_cpus, ctx.driver_cpus]) as st:
-            pod, wpod = st.api
-            await _touch(pod.port)
-            rss0 = pod.rss_kib()
-            sub = Subscriber(st.redis_port)
-            await sub.start()
-            jobs = [
-                job([pod.port], viewers=k, connect_concurrency=100)
-                for k in split(n, ctx.viewers_per_proc)
-            ]
-            jobs.append(
-                job([wpod.port], writers=20, rate=rate, mode="rate", name_prefix=f"fo{n}-", salt=5)
+    tag = f"{scen}-{n}-{side}"
+    # api0: the pod under test (viewers only); api1: takes the writers, on the helper core
+    with ctx.stack(
+        tag,
+        pods=2,
+        pod_cpus=[ctx.server_cpus, ctx.driver_cpus],
+        code=code,
+        side=side,
+        canvas=canvas,
+    ) as st:
+        pod, wpod = st.api
+        await _touch(pod.port)
+        rss0 = pod.rss_kib()
+        sub = Subscriber(st.redis_port)
+        await sub.start()
+        jobs = [
+            job([pod.port], viewers=k, connect_concurrency=100, path=path)
+            for k in split(n, ctx.viewers_per_proc)
+        ]
+        jobs.append(
+            job(
+                [wpod.port],
+                writers=20,
+                rate=rate,
+                mode="rate",
+                name_prefix=f"fo{n}-",
+                salt=5,
+                pattern=FANOUT_PATTERN,
             )
-            idle: dict[str, Any] = {}
+        )
+        idle: dict[str, Any] = {}
 
-            async def before_go(pod: Proc = pod, idle: dict[str, Any] = idle) -> dict[str, Any]:
-                await asyncio.sleep(2.0)
-                c0, t0 = pod.cpu(), monotonic()
-                await asyncio.sleep(2.0)
-                idle["cpu_per_s"] = (pod.cpu() - c0) / (monotonic() - t0)
-                idle["rss_kib"] = pod.rss_kib()
-                return {}
+        async def before_go(pod: Proc = pod, idle: dict[str, Any] = idle) -> dict[str, Any]:
+            await asyncio.sleep(2.0)
+            c0, t0 = pod.cpu(), monotonic()
+            await asyncio.sleep(2.0)
+            idle["cpu_per_s"] = (pod.cpu() - c0) / (monotonic() - t0)
+            idle["rss_kib"] = pod.rss_kib()
+            return {}
 
-            try:
-                ph = await run_phase(
-                    ctx,
-                    f"{scen}{n}",
-                    jobs,
-                    duration,
-                    ctx.tick_ms / 1000 + 1.5,
-                    st.procs(),
-                    before_go,
-                )
-            finally:
-                await sub.stop()
-            rss_after = pod.rss_kib()
-            placement = st.placement()
-        m = ph.merged
-        connected = sum(r["viewers"] for r in ph.ready[:-1])
-        pubs = sub.delta_times()
-        spreads, frames, method = [], [], Counter()
-        delivered = 0
-        for seq, arr in m["arrivals"].items():
-            a = np.asarray(arr)
-            a = a[(a >= ph.t0) & (a <= ph.t_end)]
-            if not a.size:
-                continue
-            pub = pubs.get(seq)
-            method["pubsub" if pub is not None else "earliest viewer"] += 1
-            if pub is None:
-                pub = float(a.min())
-            spreads.append(float(a.max()) - pub)
-            frames.append(a - pub)
-            delivered += a.size
-        nseq = len(spreads)
-        delivered_pod = delivered
-        sp = dist_ms(spreads)
-        fr = dist_ms(np.concatenate(frames) if frames else [])
-        cpu = ph.cpu[pod.name]
-        per_frame_us = cpu / delivered_pod * 1e6 if delivered_pod else math.nan
-        rss_per = (idle["rss_kib"] - rss0) / connected if connected else math.nan
-        expected = connected * nseq
-        tag = f"{n} viewers"
-        is5k = n == 5000
-        ctx.row(scen, f"{tag}: spread publish -> last viewer p50", sp["p50"], "ms")
-        ctx.row(
-            scen,
-            f"{tag}: spread publish -> last viewer p99",
-            sp["p99"],
-            "ms",
-            "<= 150 ms at 5,000" if is5k else "",
-            (sp["p99"] <= 150) if is5k else None,
-            f"{nseq} deltas, publication from {dict(method)}",
-        )
-        ctx.row(scen, f"{tag}: frame delay p50/p99", f"{fr['p50']:.1f}/{fr['p99']:.1f}", "ms")
-        core = ph.cores.get(int(ctx.server_cpus)) if ctx.server_cpus else None
-        core_note = (
-            f"; core {ctx.server_cpus} busy (every process on it) {core['busy']:.2f} s (softirq "
-            f"{core['softirq']:.2f}, steal {core['steal']:.2f}) = "
-            f"{core['busy'] / max(1, delivered_pod) * 1e6:.1f} us/frame"
-            if core
-            else ""
-        )
-        ctx.row(
-            scen,
-            f"{tag}: pod CPU per delivered frame",
-            per_frame_us,
-            "us",
-            "<= 15 us",
-            per_frame_us <= 15,
-            f"{cpu:.2f} s CPU / {delivered_pod} frames (expected {expected}), "
-            f"idle {idle['cpu_per_s'] * 100:.1f} % core{core_note}",
-        )
-        ctx.row(
-            scen,
-            f"{tag}: RSS per idle connection",
-            rss_per,
-            "KiB",
-            "<= 24 KiB",
-            rss_per <= 24,
-            f"{rss0} KiB at 0 -> {idle['rss_kib']} KiB at {connected}",
-        )
-        if m["connect_errors"] or m["gaps"] or m["closed"]:
+        try:
+            ph = await run_phase(
+                ctx,
+                f"{tag}-{code.name}",
+                jobs,
+                duration,
+                ctx.tick_ms / 1000 + 1.5,
+                st.procs(),
+                before_go,
+            )
+        finally:
+            await sub.stop()
+        rss_after = pod.rss_kib()
+        placement = st.placement()
+    m = ph.merged
+    connected = sum(r["viewers"] for r in ph.ready[:-1])
+    pubs = sub.delta_times()
+    spreads, frames, method = [], [], Counter()
+    delivered = 0
+    for seq, arr in m["arrivals"].items():
+        a = np.asarray(arr)
+        a = a[(a >= ph.t0) & (a <= ph.t_end)]
+        if not a.size:
+            continue
+        pub = pubs.get(seq)
+        method["pubsub" if pub is not None else "earliest viewer"] += 1
+        if pub is None:
+            pub = float(a.min())
+        spreads.append(float(a.max()) - pub)
+        frames.append(a - pub)
+        delivered += a.size
+    cpu = ph.cpu[pod.name]
+    core = ph.cores.get(int(ctx.server_cpus)) if ctx.server_cpus else None
+    viewer_results = ph.results[:-1]
+    received = sum(sum(r.get("received_bytes", {}).values()) for r in viewer_results)
+    return {
+        "code": code.name,
+        "path": path,
+        "side": side,
+        "connected": connected,
+        "deltas": len(spreads),
+        "spread_ms": dist_ms(spreads),
+        "frame_delay_ms": dist_ms(np.concatenate(frames) if frames else []),
+        "publication": dict(method),
+        "delivered": delivered,
+        "expected": connected * len(spreads),
+        "pod_cpu_s": cpu,
+        "cpu_per_frame_us": cpu / delivered * 1e6 if delivered else math.nan,
+        "core": core,
+        "bytes_per_viewer_per_s": received / max(1, connected) / (ph.t_end - ph.t0),
+        "rss0_kib": rss0,
+        "rss_idle_kib": idle["rss_kib"],
+        "rss_after_kib": rss_after,
+        "rss_per_conn_kib": (idle["rss_kib"] - rss0) / connected if connected else math.nan,
+        "idle_cpu_per_s": idle["cpu_per_s"],
+        "server_cpu_s": ph.cpu,
+        "cores": ph.cores,
+        "drivers": m["drivers"],
+        "foreign_cpu_util": m.get("foreign_cpu_util", 0.0),
+        "gaps": m["gaps"],
+        "connect_errors": m["connect_errors"],
+        "closed": m["closed"],
+        "connect_s": [r["connect_s"] for r in ph.ready],
+        "pubsub_channels": dict(sub.channels()),
+        "where": placement,
+        "writer_errors": m["writer_errors"],
+        "placed": int((np.asarray(m["writer_cols"]["t_ack"]) > 0).sum()),
+    }
+
+
+async def s_fanout(ctx: Ctx) -> dict[str, Any]:
+    """Today's code with plain viewers (the only kind it has) beside the new code with /ws?v=2
+    viewers (what the page asks for), at each size."""
+    scen = "fanout"
+    out: dict[str, Any] = {}
+    for n in ctx.fanout_n:
+        runs: dict[str, dict[str, Any]] = {}
+        for code in ctx.codes():
+            path = "/ws?v=2" if code is NEW else "/ws"
+            log(f"fanout: {n} viewers of {path}, {code.name} code")
+            runs[code.name] = await _fanout_one(ctx, n, code, path)
+        out[str(n)] = runs
+        _fanout_rows(ctx, scen, f"{n} viewers", runs, n == max(ctx.fanout_n))
+    return out
+
+
+def _fanout_rows(
+    ctx: Ctx, scen: str, tag: str, runs: dict[str, dict[str, Any]], at_top: bool
+) -> None:
+    r, t = runs["new"], runs.get("today")
+
+    def was(key: str, sub: str | None = None) -> Any:
+        if t is None:
+            return None
+        return t[key][sub] if sub else t[key]
+
+    ctx.row(
+        scen,
+        f"{tag}: spread publish -> last viewer p50",
+        r["spread_ms"]["p50"],
+        "ms",
+        today=was("spread_ms", "p50"),
+    )
+    ctx.row(
+        scen,
+        f"{tag}: spread publish -> last viewer p99",
+        r["spread_ms"]["p99"],
+        "ms",
+        "<= 90 ms" if at_top else "",
+        (r["spread_ms"]["p99"] <= 90) if at_top else None,
+        f"{r['deltas']} deltas, publication from {r['publication']}; today: plain /ws "
+        "viewers, new: /ws?v=2",
+        today=was("spread_ms", "p99"),
+    )
+    core = r["core"]
+    core_note = (
+        f"; core {ctx.server_cpus} busy (every process on it) {core['busy']:.2f} s (softirq "
+        f"{core['softirq']:.2f}, steal {core['steal']:.2f}) = "
+        f"{core['busy'] / max(1, r['delivered']) * 1e6:.1f} us/frame"
+        if core
+        else ""
+    )
+    ctx.row(
+        scen,
+        f"{tag}: pod CPU per delivered frame",
+        r["cpu_per_frame_us"],
+        "us",
+        "<= 8 us",
+        r["cpu_per_frame_us"] <= 8,
+        f"{r['pod_cpu_s']:.2f} s CPU / {r['delivered']} frames (expected {r['expected']}), "
+        f"idle {r['idle_cpu_per_s'] * 100:.1f} % core{core_note}",
+        today=was("cpu_per_frame_us"),
+    )
+    ctx.row(
+        scen,
+        f"{tag}: bytes per viewer per second",
+        r["bytes_per_viewer_per_s"],
+        "B/s",
+        note=f"{FANOUT_PATTERN} placements at 2,000/s",
+        today=was("bytes_per_viewer_per_s"),
+    )
+    ctx.row(
+        scen,
+        f"{tag}: RSS per idle connection",
+        r["rss_per_conn_kib"],
+        "KiB",
+        "<= 16 KiB",
+        r["rss_per_conn_kib"] <= 16,
+        f"{r['rss0_kib']} KiB at 0 -> {r['rss_idle_kib']} KiB at {r['connected']}",
+        today=was("rss_per_conn_kib"),
+    )
+    for name, run in runs.items():
+        if run["connect_errors"] or run["gaps"] or run["closed"]:
             ctx.row(
                 scen,
-                f"{tag}: problems",
+                f"{tag}: problems ({name})",
                 "see note",
-                note=f"connect errors {m['connect_errors']}, gaps {m['gaps']}, "
-                f"closed {m['closed']}",
+                note=f"connect errors {run['connect_errors']}, gaps {run['gaps']}, "
+                f"closed {run['closed']}",
             )
-        driver_rows(ctx, scen, ph, f" ({tag})")
-        out[str(n)] = {
-            "connected": connected,
-            "deltas": nseq,
-            "spread_ms": sp,
-            "frame_delay_ms": fr,
-            "publication": dict(method),
-            "delivered": delivered_pod,
-            "expected": expected,
-            "pod_cpu_s": cpu,
-            "cpu_per_frame_us": per_frame_us,
-            "rss0_kib": rss0,
-            "rss_idle_kib": idle["rss_kib"],
-            "rss_after_kib": rss_after,
-            "rss_per_conn_kib": rss_per,
-            "idle_cpu_per_s": idle["cpu_per_s"],
-            "server_cpu_s": ph.cpu,
-            "cores": ph.cores,
-            "drivers": m["drivers"],
-            "gaps": m["gaps"],
-            "connect_errors": m["connect_errors"],
-            "closed": m["closed"],
-            "connect_s": [r["connect_s"] for r in ph.ready],
-            "pubsub_channels": dict(sub.channels()),
-            "where": placement,
-            "writer_errors": m["writer_errors"],
-            "placed": int((np.asarray(m["writer_cols"]["t_ack"]) > 0).sum()),
-        }
-    return out
+    drivers = ", ".join(f"{d['util'] * 100:.0f}" for d in r["drivers"])
+    ctx.row(
+        scen,
+        f"{tag}: drivers' CPU",
+        max(d["util"] for d in r["drivers"]) * 100,
+        "% of a core",
+        note=f"{len(r['drivers'])} driver process(es): {drivers} %; processes not ours used "
+        f"{r['foreign_cpu_util'] * 100:.0f} % of a core meanwhile",
+    )
 
 
 def _throughput_calc(ph: Phase, warm: float) -> dict[str, Any]:
@@ -685,46 +789,93 @@ async def s_throughput(ctx: Ctx) -> dict[str, Any]:
     scen = "throughput"
     steps = [(32, 4)] if ctx.quick else [(32, 1), (32, 2), (32, 4), (64, 4), (64, 8)]
     duration, warm = (4.0, 1.0) if ctx.quick else (6.0, 1.0)
-    out: dict[str, Any] = {"one_pod": [], "two_pods": None}
-    with ctx.stack(scen) as st:
-        pod = st.api[0]
-        for i, (w, k) in enumerate(steps):
-            log(f"throughput: one pod, {w} writers x {k} in flight")
-            ph = await run_phase(
-                ctx,
-                f"{scen}1-{i}",
-                [
-                    job(
-                        [pod.port],
-                        writers=w,
-                        mode="inflight",
-                        inflight=k,
-                        name_prefix=f"tp{i}-",
-                        px_start=i * 200_000,
-                        salt=7 + i,
-                    )
-                ],
-                duration,
-                1.0,
-                st.procs(),
-            )
-            r = _throughput_calc(ph, warm)
-            r.update({"writers": w, "inflight": k})
-            out["one_pod"].append(r)
-            ctx.row(
-                scen,
-                f"1 pod, {w} writers x {k} in flight",
-                r["acked_per_s"],
-                "acked/s",
-                note=f"ack p50 {r['ack_ms']['p50']:.1f} p99 {r['ack_ms']['p99']:.1f} ms, "
-                f"pod {r['cpu_per_placement_us'][pod.name]:.0f} us/placement, "
-                f"errors {r['errors'] or 0}, driver "
-                f"{max(d['util'] for d in r['drivers']) * 100:.0f} %",
-            )
-        out["where_one"] = st.placement()
+    out: dict[str, Any] = {"one_pod": [], "two_pods": None, "today": []}
+    for code in ctx.codes():
+        runs = out["one_pod"] if code is NEW else out["today"]
+        with ctx.stack(scen, code=code) as st:
+            pod = st.api[0]
+            for i, (w, k) in enumerate(steps):
+                log(f"throughput ({code.name}): one pod, {w} writers x {k} in flight")
+                usec0 = st.command_usec()
+                ph = await run_phase(
+                    ctx,
+                    f"{scen}1-{i}-{code.name}",
+                    [
+                        job(
+                            [pod.port],
+                            writers=w,
+                            mode="inflight",
+                            inflight=k,
+                            name_prefix=f"tp{i}-",
+                            px_start=i * 200_000,
+                            salt=7 + i,
+                        )
+                    ],
+                    duration,
+                    1.0,
+                    st.procs(),
+                )
+                usec1 = st.command_usec()
+                r = _throughput_calc(ph, warm)
+                acked = max(1, r["acked"])
+                r.update(
+                    {
+                        "writers": w,
+                        "inflight": k,
+                        "pod_us_per_placement": r["cpu_per_placement_us"][pod.name],
+                        "redis_evalsha_us_per_placement": (
+                            usec1.get("evalsha", 0) - usec0.get("evalsha", 0)
+                        )
+                        / acked,
+                        "redis_us_per_placement": sum(
+                            usec1[c] - usec0.get(c, 0) for c in usec1 if c not in ("info",)
+                        )
+                        / acked,
+                    }
+                )
+                runs.append(r)
+            out[f"where_one_{code.name}"] = st.placement()
+    today = {(r["writers"], r["inflight"]): r for r in out["today"]}
+    for r in out["one_pod"]:
+        w, k = r["writers"], r["inflight"]
+        t = today.get((w, k))
+        ref = (w, k) == (32, 4)
+        ctx.row(
+            scen,
+            f"1 pod, {w} writers x {k} in flight",
+            r["acked_per_s"],
+            "acked/s",
+            note=f"ack p50 {r['ack_ms']['p50']:.1f} p99 {r['ack_ms']['p99']:.1f} ms, "
+            f"errors {r['errors'] or 0}, driver "
+            f"{max(d['util'] for d in r['drivers']) * 100:.0f} %"
+            + (f"; today: ack p99 {t['ack_ms']['p99']:.1f} ms" if t else ""),
+            today=t["acked_per_s"] if t else None,
+        )
+        ctx.row(
+            scen,
+            f"  pod CPU per acknowledged placement ({w}x{k})",
+            r["pod_us_per_placement"],
+            "us",
+            "<= 12 us" if ref else "",
+            r["pod_us_per_placement"] <= 12 if ref else None,
+            "the pod's own CPU time (utime+stime) over the window / placements acked",
+            today=t["pod_us_per_placement"] if t else None,
+        )
+        ctx.row(
+            scen,
+            f"  Redis time per placement ({w}x{k})",
+            r["redis_evalsha_us_per_placement"],
+            "us",
+            "<= 5 us" if ref else "",
+            r["redis_evalsha_us_per_placement"] <= 5 if ref else None,
+            "INFO commandstats: usec of EVALSHA (every script: placements, ticker, stats) / "
+            f"placements acked; every command: {r['redis_us_per_placement']:.1f} us",
+            today=t["redis_evalsha_us_per_placement"] if t else None,
+        )
     ok = [r for r in out["one_pod"] if r["ack_ms"]["p99"] < 20]
     best = max(ok, key=lambda r: r["acked_per_s"]) if ok else None
     top = max(out["one_pod"], key=lambda r: r["acked_per_s"])
+    today_ok = [r for r in out["today"] if r["ack_ms"]["p99"] < 20]
     ctx.row(
         scen,
         "1 pod: best acked/s with p99 ack < 20 ms",
@@ -735,6 +886,7 @@ async def s_throughput(ctx: Ctx) -> dict[str, Any]:
         f"{best['writers']}x{best['inflight']}, p99 {best['ack_ms']['p99']:.1f} ms"
         if best
         else "no step had p99 < 20 ms",
+        today=max((r["acked_per_s"] for r in today_ok), default=None),
     )
     ctx.row(
         scen,
@@ -742,6 +894,7 @@ async def s_throughput(ctx: Ctx) -> dict[str, Any]:
         top["acked_per_s"],
         "acked/s",
         note=f"{top['writers']}x{top['inflight']}, p99 {top['ack_ms']['p99']:.1f} ms",
+        today=max((r["acked_per_s"] for r in out["today"]), default=None),
     )
     out["best_one_pod"] = best
     # two pods: one per core; redis, ticker and drivers float
@@ -878,24 +1031,34 @@ def _canvas_key(r: Any, cells: int) -> tuple[bytes | None, int]:
     return (best, size) if size >= cells // 16 else (None, size)
 
 
-async def s_storm(ctx: Ctx) -> dict[str, Any]:
+async def _storm_one(ctx: Ctx, code: Code, side: int) -> dict[str, Any]:
+    """2,000 players connect at once to a pod whose canvas is a finished-looking one (restored
+    from a backup of ``bench.canvases.image_like``) that a few thousand placements then changed."""
     scen = "storm"
     n_players = 2000
-    with ctx.stack(scen) as st:
+    with ctx.stack(f"{scen}-{side}", code=code, side=side, canvas=image_like(side, side)) as st:
         pod = st.api[0]
-        # a canvas that is not blank: a few thousand placements first
-        log("storm: prefill")
+        log(f"storm ({code.name}, {side}^2): prefill")
         await run_phase(
             ctx,
-            f"{scen}-prefill",
-            [job([pod.port], writers=8, mode="inflight", inflight=8, name_prefix="pre", salt=1)],
+            f"{scen}-{side}-{code.name}-prefill",
+            [
+                job(
+                    [pod.port],
+                    writers=8,
+                    mode="inflight",
+                    inflight=8,
+                    name_prefix="pre",
+                    salt=1,
+                    pattern="uniform",
+                )
+            ],
             1.5,
             ctx.tick_ms / 1000 + 0.5,
             [],
         )
         r = st.redis()
-        cfg = (await _hello(pod.port)) or {"width": 1000, "height": 1000}
-        key, key_size = _canvas_key(r, cfg["width"] * cfg["height"])
+        key, key_size = _canvas_key(r, side * side)
         cs_a = st.commandstats()
         await asyncio.sleep(2.0)
         cs_b = st.commandstats()
@@ -912,12 +1075,21 @@ async def s_storm(ctx: Ctx) -> dict[str, Any]:
             return {}
 
         jobs = [
-            job([pod.port], storm=k, storm_offset=i * 10_000, storm_auth=True, name_prefix="storm")
+            job(
+                [pod.port],
+                storm=k,
+                storm_offset=i * 10_000,
+                storm_auth=True,
+                name_prefix="storm",
+                path="/ws?v=2" if code is NEW else "/ws",
+            )
             for i, k in enumerate(split(n_players, 1000))
         ]
-        log(f"storm: {n_players} players connect at once")
+        log(f"storm ({code.name}, {side}^2): {n_players} players connect at once")
         try:
-            ph = await run_phase(ctx, scen, jobs, 20.0, 0.3, st.procs(), before_go)
+            ph = await run_phase(
+                ctx, f"{scen}-{side}-{code.name}", jobs, 20.0, 0.3, st.procs(), before_go
+            )
         finally:
             await mon.stop()
         cs1 = st.commandstats()
@@ -942,52 +1114,17 @@ async def s_storm(ctx: Ctx) -> dict[str, Any]:
         ("pod " if c in pod_ports else "other ") + v.decode() for c, v, hit in mon.lines if hit
     )
     canvas_reads = sum(1 for c, v, hit in mon.lines if hit and c in pod_ports and v in READ_VERBS)
-    ok = bool(both.size == n_players and both.all() and t_all < 3.0 and canvas_reads == 0)
-    ctx.row(
-        scen,
-        f"{n_players} connect at once: all have hello + snapshot",
-        t_all,
-        "s",
-        "< 3 s, no canvas read",
-        ok,
-        f"p50 {pct(t_view, 50):.2f} s, {int(both.sum())}/{n_players} complete, "
-        f"errors {s.get('errors') or 0}",
-    )
-    ctx.row(
-        scen,
-        "... then all signed in (auth -> hello)",
-        t_auth_all,
-        "s",
-        note=f"{int(authed.sum())}/{n_players} signed in; answers to auth: "
-        f"{dict(s.get('auth_answers') or {})}",
-    )
-    ctx.row(
-        scen,
-        "Redis commands during storm (all clients)",
-        sum(diff.values()),
-        note=", ".join(f"{k} {v}" for k, v in list(diff.items())[:6])
-        + f"; background {sum(bg.values()):.0f}/s",
-    )
-    ctx.row(
-        scen,
-        "Redis commands from the pod (MONITOR)",
-        sum(by_pod.values()),
-        note=", ".join(f"{k} {v}" for k, v in by_pod.most_common(6)),
-    )
-    ctx.row(
-        scen,
-        "canvas-key reads by the pod during storm",
-        canvas_reads,
-        note=f"key {key!r} ({key_size} B): {dict(key_hits) or 'not touched'}",
-    )
-    ctx.row(scen, "pod RSS before/after", f"{rss0}/{rss1}", "KiB")
-    driver_rows(ctx, scen, ph)
+    received = sum(sum(r.get("received_bytes", {}).values()) for r in ph.results)
     return {
+        "code": code.name,
+        "side": side,
         "players": n_players,
         "t_all_hello_snapshot_s": t_all,
         "t_hello_snapshot_ms": dist_ms(t_view),
+        "p50_s": pct(t_view, 50),
         "t_all_auth_s": t_auth_all,
         "complete": int(both.sum()),
+        "authed": int(authed.sum()),
         "errors": s.get("errors"),
         "closed": s.get("closed"),
         "redis_commands": diff,
@@ -1000,11 +1137,74 @@ async def s_storm(ctx: Ctx) -> dict[str, Any]:
         "canvas_reads": canvas_reads,
         "auth_answers": s.get("auth_answers"),
         "snapshot_sizes": ph.merged["snapshot_sizes"][:4],
+        "bytes_per_player": received / n_players,
         "server_cpu_s": ph.cpu,
         "rss_kib": [rss0, rss1],
         "drivers": ph.merged["drivers"],
         "where": placement,
+        "driver_util": max(d["util"] for d in ph.merged["drivers"]),
     }
+
+
+async def s_storm(ctx: Ctx) -> dict[str, Any]:
+    scen = "storm"
+    out: dict[str, Any] = {}
+    for side in ctx.sizes:
+        runs = {code.name: await _storm_one(ctx, code, side) for code in ctx.codes()}
+        out[str(side)] = runs
+        r, t = runs["new"], runs.get("today")
+        n = r["players"]
+        ok = bool(
+            r["complete"] == n and r["t_all_hello_snapshot_s"] < 3.0 and not r["canvas_reads"]
+        )
+        first = side == ctx.sizes[0]
+        ctx.row(
+            scen,
+            f"{side}^2: {n} connect at once, all have hello + canvas",
+            r["t_all_hello_snapshot_s"],
+            "s",
+            "< 3 s, no canvas read" if first else "",
+            ok if first else None,
+            f"p50 {r['p50_s']:.2f} s, {r['complete']}/{n} complete, errors {r['errors'] or 0}, "
+            f"driver {r['driver_util'] * 100:.0f} %",
+            today=t["t_all_hello_snapshot_s"] if t else None,
+        )
+        ctx.row(
+            scen,
+            f"{side}^2: bytes to each player on connecting",
+            r["bytes_per_player"] / 1e6,
+            "MB",
+            note="hello, snapshot (and the deltas after it), sign-in answer; today /ws, new "
+            "/ws?v=2; first snapshots "
+            + ", ".join(f"{b / 1e6:.2f}" for b in r["snapshot_sizes"][:2])
+            + " MB",
+            today=t["bytes_per_player"] / 1e6 if t else None,
+        )
+        ctx.row(
+            scen,
+            f"{side}^2: ... then all signed in (auth -> hello)",
+            r["t_all_auth_s"],
+            "s",
+            note=f"{r['authed']}/{n} signed in; answers to auth: {r['auth_answers']}",
+            today=t["t_all_auth_s"] if t else None,
+        )
+        ctx.row(
+            scen,
+            f"{side}^2: canvas-key reads by the pod during the storm",
+            r["canvas_reads"],
+            note=f"key {r['canvas_key']!r} ({r['canvas_key_bytes']} B): "
+            f"{r['canvas_key_commands'] or 'not touched'}; Redis commands from the pod "
+            f"(MONITOR): {sum(r['pod_commands_monitor'].values())}",
+            today=t["canvas_reads"] if t else None,
+        )
+        ctx.row(
+            scen,
+            f"{side}^2: pod RSS before/after",
+            f"{r['rss_kib'][0]}/{r['rss_kib'][1]}",
+            "KiB",
+            today=f"{t['rss_kib'][0]}/{t['rss_kib'][1]}" if t else None,
+        )
+    return out
 
 
 async def _hello(port: int) -> dict[str, Any] | None:
@@ -1028,21 +1228,23 @@ async def _hello(port: int) -> dict[str, Any] | None:
 TICK_METRIC = "place_tick_duration_seconds"
 
 
-async def s_ticker(ctx: Ctx) -> dict[str, Any]:
+async def _ticker_one(ctx: Ctx, code: Code, side: int, steps: list[int]) -> dict[str, Any]:
     scen = "ticker"
     tick_s = ctx.ticker_tick_ms / 1000
-    steps = [1000, 4000] if ctx.quick else [100, 1000, 4000, 8000]
-    ticks = 5 if ctx.quick else 20
-    out: dict[str, Any] = {"tick_ms": ctx.ticker_tick_ms, "steps": []}
-    names = servers.script_names()
-    with ctx.stack(scen, tick_ms=ctx.ticker_tick_ms) as st:
+    ticks = 5 if ctx.quick else 15
+    out: dict[str, Any] = {"tick_ms": ctx.ticker_tick_ms, "steps": [], "side": side}
+    names = servers.script_names(code.tree / "place" / "lua" if code.tree else None)
+    canvas = image_like(side, side)
+    with ctx.stack(
+        f"{scen}-{side}", tick_ms=ctx.ticker_tick_ms, code=code, side=side, canvas=canvas
+    ) as st:
         pod = st.api[0]
         assert st.ticker is not None
         sub = Subscriber(st.redis_port)
         await sub.start()
         try:
             for i, n in enumerate(steps):
-                log(f"ticker: {n} placements per tick")
+                log(f"ticker ({code.name}, {side}^2): {n} placements per tick")
                 rate = n / tick_s
                 w = 8 if rate <= 2000 else 32
                 m0 = parse_prometheus(st.metrics(pod))
@@ -1052,7 +1254,7 @@ async def s_ticker(ctx: Ctx) -> dict[str, Any]:
                 rc.slowlog_reset()
                 ph = await run_phase(
                     ctx,
-                    f"{scen}{i}",
+                    f"{scen}-{side}-{code.name}-{n}",
                     [
                         job(
                             [pod.port],
@@ -1062,6 +1264,7 @@ async def s_ticker(ctx: Ctx) -> dict[str, Any]:
                             name_prefix=f"tk{i}-",
                             px_start=i * 150_000,
                             salt=13 + i,
+                            pattern="uniform",
                         )
                     ],
                     ticks * tick_s,
@@ -1115,14 +1318,8 @@ async def s_ticker(ctx: Ctx) -> dict[str, Any]:
                     how = f"no tick time on the bus or {TICK_METRIC} on /metrics"
                 if h and h.get("count"):
                     how += f"; /metrics mean {h['mean_ms']:.2f} ms"
-                is4k = n == 4000
-                ctx.row(
-                    scen,
-                    f"{n}/tick ({r['placements_per_tick_mean']:.0f} seen): tick time",
-                    val,
-                    "ms",
-                    "<= 20 ms at 4,000" if is4k else "",
-                    (val <= 20) if is4k and not math.isnan(val) else None,
+                r["worst_tick_ms"] = val
+                r["how"] = (
                     f"{how}; ticker CPU {r['ticker_cpu_per_tick_ms']:.1f} ms/tick, redis "
                     f"{r['redis_cpu_per_tick_ms']:.1f} ms/tick (all clients); Redis calls "
                     "over 1 ms: "
@@ -1132,11 +1329,487 @@ async def s_ticker(ctx: Ctx) -> dict[str, Any]:
                             for k, v in list(slow.items())[:4]
                         )
                         or "none"
-                    ),
+                    )
                 )
         finally:
             await sub.stop()
         out["where"] = st.placement()
+    return out
+
+
+async def s_ticker(ctx: Ctx) -> dict[str, Any]:
+    """Tick time at each load, today's code beside the new one, at each canvas size (the first
+    size at every step, the others at 4,000 a tick)."""
+    scen = "ticker"
+    out: dict[str, Any] = {}
+    for side in ctx.sizes:
+        if side == ctx.sizes[0]:
+            steps = [1000, 4000] if ctx.quick else [100, 1000, 4000, 8000]
+        else:
+            steps = [4000]
+        runs = {code.name: await _ticker_one(ctx, code, side, steps) for code in ctx.codes()}
+        out[str(side)] = runs
+        today = {r["target_per_tick"]: r for r in runs["today"]["steps"]} if "today" in runs else {}
+        for r in runs["new"]["steps"]:
+            n, val = r["target_per_tick"], r["worst_tick_ms"]
+            t = today.get(n)
+            is4k = n == 4000 and side == ctx.sizes[0]
+            ctx.row(
+                scen,
+                f"{side}^2, {n}/tick ({r['placements_per_tick_mean']:.0f} seen): worst tick",
+                val,
+                "ms",
+                "<= 20 ms at 4,000" if is4k else "",
+                (val <= 20) if is4k and not math.isnan(val) else None,
+                r["how"],
+                today=t["worst_tick_ms"] if t else None,
+            )
+    return out
+
+
+# egress ----------------------------------------------------------------------------------------
+CURVE_N = [100, 250, 500, 1000, 2000, 4000, 8000]
+QUIET_PER_S, BUSY_PER_S = 10.0, 8000.0  # placements/s: a canvas at night; the modelled peak
+EGRESS_RESYNC_S = 5  # the periodic resync during the live phases (the contract's is 60 s)
+
+
+def _frame_bytes(payload: bytes) -> int:
+    return len(payload) + ws_header(len(payload))
+
+
+def _tick(pattern: str, rng: np.random.Generator, n: int, side: int) -> tuple[Any, Any]:
+    if pattern == "uniform":
+        return uniform_tick(rng, n, side * side)
+    return clustered_tick(rng, n, side, side)
+
+
+def delta_curve(sides: list[int], ticks: int = 8) -> list[dict[str, Any]]:
+    """Bytes per delivered pixel (websocket header included) of both delta formats, by pixels
+    per tick, from the real encoders on generated ticks; and the ticker's encode time."""
+    out = []
+    for side in sides:
+        for pattern in ("uniform", "clustered"):
+            rng = np.random.default_rng(side + len(pattern))
+            for n in CURVE_N:
+                plain = compact = 0
+                encode_s = []
+                for seq in range(ticks):
+                    pixels, colors = _tick(pattern, rng, n, side)
+                    plain += _frame_bytes(protocol.encode_delta(seq, pixels, colors))
+                    t = time.perf_counter()
+                    frame = protocol.encode_compact_delta(seq, pixels, colors)
+                    encode_s.append(time.perf_counter() - t)
+                    compact += _frame_bytes(frame)
+                out.append(
+                    {
+                        "side": side,
+                        "pattern": pattern,
+                        "n": n,
+                        "plain_bytes_per_px": plain / (n * ticks),
+                        "compact_bytes_per_px": compact / (n * ticks),
+                        "encode_us_median": float(np.median(encode_s)) * 1e6,
+                    }
+                )
+    return out
+
+
+def snapshot_levels(sides: list[int], levels: tuple[int, ...] = (1, 3, 6, 9)) -> list[dict]:
+    """Bytes and CPU of a snapshot of a generated detailed canvas, by zlib level."""
+    out = []
+    for side in sides:
+        pixels = image_like(side, side).tobytes()
+        for level in levels:
+            times = []
+            for _ in range(3):
+                t = time.process_time()
+                frame = protocol.encode_snapshot(1, side, side, pixels, level)
+                times.append(time.process_time() - t)
+            out.append(
+                {"side": side, "level": level, "bytes": len(frame), "cpu_ms": min(times) * 1e3}
+            )
+    return out
+
+
+def _per_viewer(result: dict[str, Any], viewers: int, window: float) -> dict[str, float]:
+    """One driver's counts as bytes per viewer: per second of deltas, and per resync."""
+    b = result.get("received_bytes", {})
+    f = result.get("received_frames", {})
+    px = result.get("delta_pixels", {})
+    deltas = b.get("2", 0) + b.get("3", 0)
+    pixels = px.get("2", 0) + px.get("3", 0)
+    resyncs = f.get("1", 0) + f.get("sum", 0)  # every EGRESS_RESYNC_S, per viewer
+    resync_bytes = b.get("1", 0) + b.get("catchup", 0) + b.get("sum", 0)
+    return {
+        "delta_bytes_per_s": deltas / viewers / window,
+        "bytes_per_px": deltas / pixels if pixels else math.nan,
+        "pixels_per_s": pixels / viewers / window,
+        "resyncs": resyncs / viewers,
+        "bytes_per_resync": resync_bytes / resyncs if resyncs else math.nan,
+        "other_bytes_per_s": (sum(b.values()) - deltas - resync_bytes) / viewers / window,
+    }
+
+
+async def s_egress(ctx: Ctx) -> dict[str, Any]:
+    """Bytes every viewer receives: both delta formats by pixels per tick, the snapshot's zlib
+    level, and per viewer per minute at each canvas size, quiet and busy, old and new."""
+    scen = "egress"
+    curve = delta_curve(ctx.sizes, ticks=3 if ctx.quick else 8)
+    for r in curve:
+        if r["side"] != ctx.sizes[0]:
+            continue
+        at4k = r["n"] == 4000
+        limit = 2.2 if r["pattern"] == "uniform" else 1.5
+        ctx.row(
+            scen,
+            f"{r['pattern']} {r['n']}/tick, {r['side']}^2: bytes per delivered pixel",
+            r["compact_bytes_per_px"],
+            "B/px",
+            f"<= {limit} at 4,000" if at4k else "",
+            r["compact_bytes_per_px"] <= limit if at4k else None,
+            f"generated ticks, the real encoders; ticker encodes 0x03 in "
+            f"{r['encode_us_median']:.0f} us",
+            today=r["plain_bytes_per_px"],
+        )
+    levels = snapshot_levels(ctx.sizes)
+    for r in levels:
+        ctx.row(
+            scen,
+            f"snapshot {r['side']}^2 (generated detailed canvas) at zlib level {r['level']}",
+            r["bytes"] / 1e6,
+            "MB",
+            note=f"{r['cpu_ms']:.0f} ms CPU to encode",
+            today=(r["bytes"] / 1e6) if r["level"] == protocol.SNAPSHOT_LEVEL else None,
+        )
+    live: dict[str, Any] = {}
+    duration = 4.0 if ctx.quick else 8.0
+    for side in ctx.sizes:
+        canvas = image_like(side, side)
+        for code in ctx.codes():
+            env = {"PLACE_RESYNC_S": str(EGRESS_RESYNC_S)}
+            with ctx.stack(f"{scen}-{side}", code=code, side=side, canvas=canvas, env=env) as st:
+                pod = st.api[0]
+                formats = {"v1": "/ws"} if code is not NEW else {"v1": "/ws", "v2": "/ws?v=2"}
+                for load, rate, pattern in (
+                    ("quiet", QUIET_PER_S, "uniform"),
+                    ("busy", BUSY_PER_S, "uniform"),
+                    ("busy-clustered", BUSY_PER_S, "clustered"),
+                ):
+                    log(f"egress: {side}^2 {code.name} {load}")
+                    jobs = [job([pod.port], viewers=2, path=path) for path in formats.values()]
+                    jobs.append(
+                        job(
+                            [pod.port],
+                            writers=4 if rate < 100 else 32,
+                            rate=rate,
+                            mode="rate",
+                            pattern=pattern,
+                            name_prefix=f"eg{side}{load}",
+                            salt=21,
+                        )
+                    )
+                    ph = await run_phase(
+                        ctx,
+                        f"{scen}-{side}-{code.name}-{load}",
+                        jobs,
+                        max(duration, 2.5 * EGRESS_RESYNC_S),
+                        ctx.tick_ms / 1000 + 0.5,
+                        st.procs(),
+                    )
+                    window = ph.t_end - ph.t0
+                    for name, result in zip(formats, ph.results, strict=False):
+                        live[f"{side}/{code.name}/{load}/{name}"] = _per_viewer(result, 2, window)
+    out = {"curve": curve, "snapshot_levels": levels, "live": live}
+    _egress_rows(ctx, scen, live)
+    return out
+
+
+def _egress_rows(ctx: Ctx, scen: str, live: dict[str, dict[str, float]]) -> None:
+    old_code = ctx.today.name if ctx.today is not None else "new"
+    for side in ctx.sizes:
+        for load in ("busy", "busy-clustered"):
+            old, new = live.get(f"{side}/{old_code}/{load}/v1"), live.get(f"{side}/new/{load}/v2")
+            if not old or not new:
+                continue
+            limit = 2.2 if load == "busy" else 1.5
+            pattern = "uniform" if load == "busy" else "clustered"
+            ctx.row(
+                scen,
+                f"live {side}^2, {pattern} 4,000/tick: bytes per delivered pixel",
+                new["bytes_per_px"],
+                "B/px",
+                f"<= {limit}" if side == ctx.sizes[0] else "",
+                new["bytes_per_px"] <= limit if side == ctx.sizes[0] else None,
+                f"one /ws and one /ws?v=2 viewer of the same pod, {new['pixels_per_s']:.0f} "
+                "pixels/s delivered",
+                today=old["bytes_per_px"],
+            )
+        for load in ("quiet", "busy"):
+            old, new = live.get(f"{side}/{old_code}/{load}/v1"), live.get(f"{side}/new/{load}/v2")
+            if not old or not new:
+                continue
+            per_min = {
+                k: v["delta_bytes_per_s"] * 60 + v["bytes_per_resync"]
+                for k, v in (("old", old), ("new", new))
+            }
+            rate = QUIET_PER_S if load == "quiet" else BUSY_PER_S
+            ctx.row(
+                scen,
+                f"per viewer per minute, {side}^2, {load} ({rate:.0f} placements/s)",
+                per_min["new"] / 1e6,
+                "MB",
+                note=f"deltas {old['delta_bytes_per_s'] * 60 / 1e6:.3f} -> "
+                f"{new['delta_bytes_per_s'] * 60 / 1e6:.3f} MB, the resync every 60 s "
+                f"{old['bytes_per_resync'] / 1e6:.3f} MB (snapshot) -> "
+                f"{new['bytes_per_resync']:.0f} B (sum)",
+                today=per_min["old"] / 1e6,
+            )
+
+
+# event rehearsal --------------------------------------------------------------------------------
+EVENT_VIEWERS, EVENT_PLAYERS, EVENT_COOLDOWN_S = 10_000, 2_000, 0.5  # 2,000 x 2/s = 4,000/s
+MODEL_PEAK_PER_S = 8_000  # the event this project is modelled on: 45,000 players, 8,000/s
+
+
+def _latencies(m: dict[str, Any]) -> tuple[np.ndarray, int]:
+    """place -> pixel at every viewer: for each acknowledged placement (a sample of 20,000), the
+    first delta (as the decoding viewer got them) that holds its pixel and arrived after the
+    acknowledgement; the arrival of that delta at every viewer minus the send. Pixels repeat
+    (uniform placements), so a pixel maps to every seq that carried it."""
+    seqs_of: dict[int, list[int]] = {}
+    for seq in sorted(m["decoded"]):
+        for px in m["decoded"][seq]:
+            seqs_of.setdefault(px, []).append(seq)
+    first_arrival = {seq: float(np.min(a)) for seq, a in m["arrivals"].items() if len(a)}
+    c = m["writer_cols"]
+    out: list[np.ndarray] = []
+    unmatched = 0
+    every = max(1, len(c["px"]) // 20_000)  # a sample of 20,000 placements is plenty
+    for px, ts, ta in list(zip(c["px"], c["t_send"], c["t_ack"], strict=True))[::every]:
+        if ta <= 0:
+            continue
+        seq = next(
+            (q for q in seqs_of.get(px, ()) if first_arrival.get(q, -1.0) >= ta - 0.002), None
+        )
+        if seq is None:
+            unmatched += 1
+            continue
+        out.append(np.asarray(m["arrivals"][seq]) - ts)
+    return (np.concatenate(out) if out else np.empty(0)), unmatched
+
+
+async def s_event(ctx: Ctx) -> dict[str, Any]:
+    """The rehearsal: 10,000 /ws?v=2 viewers and 2,000 signed-in players on one pod, each player
+    placing again as soon as a 0.5 s cooldown allows (4,000/s), uniform pixels, 60 s."""
+    scen = "event"
+    duration = 15.0 if ctx.quick else 60.0
+    viewers = EVENT_VIEWERS // 5 if ctx.quick else EVENT_VIEWERS
+    side = ctx.sizes[0]
+    env = {"PLACE_COOLDOWN_S": str(EVENT_COOLDOWN_S), "PLACE_MSG_RATE": "0"}
+    with ctx.stack(scen, side=side, canvas=image_like(side, side), env=env) as st:
+        pod = st.api[0]
+        sub = Subscriber(st.redis_port)
+        await sub.start()
+        jobs = [
+            job([pod.port], viewers=k, connect_concurrency=100, path="/ws?v=2", decode=i == 0)
+            for i, k in enumerate(split(viewers, ctx.viewers_per_proc))
+        ]
+        per_driver = split(EVENT_PLAYERS, 1000)
+        jobs += [
+            job(
+                [pod.port],
+                writers=k,
+                writer_offset=sum(per_driver[:i]),
+                writers_total=EVENT_PLAYERS,
+                mode="cooldown",
+                pattern="uniform",
+                name_prefix="player-",
+                salt=31,
+            )
+            for i, k in enumerate(per_driver)
+        ]
+        r = st.redis()
+        mem0 = r.info("memory")["used_memory"]
+        usec0 = st.command_usec()
+        log(f"event: {viewers} viewers, {EVENT_PLAYERS} players, {duration:.0f} s")
+        try:
+            ph = await run_phase(ctx, scen, jobs, duration, ctx.tick_ms / 1000 + 1.5, st.procs())
+        finally:
+            await sub.stop()
+        usec1 = st.command_usec()
+        mem1 = r.info("memory")["used_memory"]
+        placement = st.placement()
+        names = {p.name: p for p in st.procs()}
+    m = ph.merged
+    window = ph.t_end - ph.t0
+    c = m["writer_cols"]
+    ts, ta = np.asarray(c["t_send"]), np.asarray(c["t_ack"])
+    acked = ta > 0
+    ack = dist_ms((ta - ts)[acked])
+    lat, unmatched = _latencies(m)
+    latency = dist_ms(lat)
+    pubs = sub.delta_times()
+    spreads = []
+    delivered = 0
+    for seq, arr in m["arrivals"].items():
+        a = np.asarray(arr)
+        a = a[(a >= ph.t0) & (a <= ph.t_end)]
+        if a.size and seq in pubs:
+            spreads.append(float(a.max()) - pubs[seq])
+            delivered += a.size
+    spread = dist_ms(spreads)
+    viewer_results = ph.results[: len(jobs) - len(per_driver)]
+    received = sum(sum(v.get("received_bytes", {}).values()) for v in viewer_results)
+    bytes_per_viewer_s = received / max(1, viewers) / window
+    rate = float(acked.sum()) / duration
+    cpu = {name: ph.cpu[name] / window for name in names}
+    redis_us = (usec1.get("evalsha", 0) - usec0.get("evalsha", 0)) / max(1, int(acked.sum()))
+    pod_us_frame = ph.cpu[pod.name] / max(1, delivered) * 1e6  # an upper bound: acks included
+    ctx.row(
+        scen,
+        f"{viewers} viewers + {EVENT_PLAYERS} players, {side}^2: acked placements/s",
+        rate,
+        "/s",
+        f">= {0.95 * EVENT_PLAYERS / EVENT_COOLDOWN_S:,.0f}",
+        rate >= 0.95 * EVENT_PLAYERS / EVENT_COOLDOWN_S,
+        f"cooldown {EVENT_COOLDOWN_S} s, every player again as soon as allowed; answers: "
+        f"{int(acked.sum())} placed, errors {m['writer_errors'] or 0}",
+    )
+    ctx.row(scen, "ack p50 / p99", f"{ack['p50']:.1f} / {ack['p99']:.1f}", "ms")
+    ctx.row(
+        scen,
+        "place -> pixel at every viewer p50 / p99 / max",
+        f"{latency['p50']:.0f} / {latency['p99']:.0f} / {latency['max']:.0f}",
+        "ms",
+        f"p99 <= {ctx.tick_ms + 100} ms",
+        latency["p99"] <= ctx.tick_ms + 100,
+        f"{latency['n']} placement x viewer pairs; {unmatched} placements not matched",
+    )
+    ctx.row(
+        scen,
+        "spread publish -> last viewer p50 / p99",
+        f"{spread['p50']:.0f} / {spread['p99']:.0f}",
+        "ms",
+        "p99 <= 90 ms",
+        spread["p99"] <= 90,
+        f"{len(spreads)} deltas",
+    )
+    ctx.row(
+        scen,
+        "CPU of each process",
+        ", ".join(f"{k} {v * 100:.0f}" for k, v in cpu.items()),
+        "% of a core",
+        note=f"pod: {pod_us_frame:.1f} us per delivered frame with the placements included",
+    )
+    ctx.row(
+        scen,
+        "Redis memory: used_memory before -> after",
+        f"{mem0 / 1e6:.0f} -> {mem1 / 1e6:.0f}",
+        "MB",
+        note=f"Redis time per placement {redis_us:.1f} us (EVALSHA usec / acked)",
+    )
+    ctx.row(scen, "bytes per viewer per second", bytes_per_viewer_s, "B/s")
+    driver_rows(ctx, scen, ph)
+    capacity = _capacity(cpu[pod.name], viewers, redis_us, bytes_per_viewer_s)
+    for players, line in capacity.items():
+        ctx.row(
+            scen,
+            f"capacity implied for {players:,} players",
+            line["pods"],
+            "pods",
+            note=line["note"],
+        )
+    return {
+        "viewers": viewers,
+        "players": EVENT_PLAYERS,
+        "side": side,
+        "window_s": window,
+        "acked_per_s": rate,
+        "ack_ms": ack,
+        "latency_ms": latency,
+        "unmatched": unmatched,
+        "spread_ms": spread,
+        "cpu_share": cpu,
+        "redis_used_memory": [mem0, mem1],
+        "redis_us_per_placement": redis_us,
+        "bytes_per_viewer_per_s": bytes_per_viewer_s,
+        "capacity": capacity,
+        "errors": m["writer_errors"],
+        "gaps": m["gaps"],
+        "connect_errors": m["connect_errors"],
+        "drivers": m["drivers"],
+        "where": placement,
+    }
+
+
+def _capacity(
+    pod_share: float, viewers: int, redis_us: float, bytes_per_viewer_s: float
+) -> dict[int, dict[str, Any]]:
+    """What the rehearsal implies for 45,000 and 1,000,000 players: every player a viewer, and
+    placements at the modelled peak (8,000/s for 45,000; scaled with players for 1,000,000).
+    A pod is planned at 70 % of a core; its cost per viewer is the rehearsal's, placements
+    included (at 4,000/s they were a small part of it)."""
+    out = {}
+    per_viewer = pod_share / viewers  # cores per viewer, the placements' share included
+    for players in (45_000, 1_000_000):
+        per_s = MODEL_PEAK_PER_S * players / 45_000
+        cores = per_viewer * players  # the viewers' frames dominate a pod's CPU
+        pods = math.ceil(cores / 0.7)
+        redis_core = per_s * redis_us / 1e6
+        out[players] = {
+            "pods": pods,
+            "placements_per_s": per_s,
+            "redis_cores": redis_core,
+            "egress_gbit_s": players * bytes_per_viewer_s * 8 / 1e9,
+            "note": f"{cores:.1f} pod cores at the rehearsal's cost per viewer; "
+            f"{per_s:,.0f} placements/s = {redis_core:.2f} of a Redis core; egress "
+            f"{players * bytes_per_viewer_s * 8 / 1e9:.2f} Gbit/s",
+        }
+    return out
+
+
+# page ------------------------------------------------------------------------------------------
+async def s_page(ctx: Ctx) -> dict[str, Any]:
+    """The players' page in Chromium at each canvas size (``bench.page``)."""
+    from bench import page
+
+    scen = "page"
+    out: dict[str, Any] = {}
+    for side in ctx.sizes:
+        log(f"page: {side}^2 in Chromium")
+        r = await asyncio.to_thread(page.measure, side, ctx.workdir, 60 if ctx.quick else 200)
+        out[str(side)] = r
+        ctx.row(
+            scen,
+            f"{side}^2: first paint / canvas drawn / live",
+            f"{r['first_paint_ms']:.0f} / {r['first_canvas_draw_ms']:.0f} / {r['live_ms']:.0f}",
+            "ms",
+            note="cold cache, loopback, Chromium headless with software compositing",
+        )
+        ctx.row(
+            scen,
+            f"{side}^2: page memory (renderer PSS; JS heap)",
+            r["renderer_pss_mb"],
+            "MB",
+            note=f"JS heap {r['js_heap_used_mb']:.1f} MB (typed arrays outside it); Chromium's "
+            "own processes: "
+            + ", ".join(f"{k} {v:.0f}" for k, v in r["chromium_pss_mb"].items() if k != "renderer")
+            + " MB",
+        )
+        plain, compact = r["0x02"], r["0x03"]
+        ok = compact["decode_ms"] < 1 and compact["canvas_matches"] and plain["canvas_matches"]
+        ctx.row(
+            scen,
+            f"{side}^2: decode a {page.N_PIXELS:,}-pixel delta in the page",
+            compact["decode_ms"],
+            "ms",
+            "< 1 ms" if side == ctx.sizes[0] else "",
+            ok if side == ctx.sizes[0] else None,
+            f"0x03 of {compact['bytes_per_frame']:.0f} B vs 0x02 of "
+            f"{plain['bytes_per_frame']:.0f} B; decode + apply {plain['decode_apply_ms']:.2f} -> "
+            f"{compact['decode_apply_ms']:.2f} ms; the page's canvas = Python's after every "
+            f"frame: {compact['canvas_matches'] and plain['canvas_matches']}",
+            today=plain["decode_ms"],
+        )
     return out
 
 
@@ -1146,6 +1819,9 @@ RUNNERS: dict[str, Callable[[Ctx], Awaitable[dict[str, Any]]]] = {
     "throughput": s_throughput,
     "storm": s_storm,
     "ticker": s_ticker,
+    "egress": s_egress,
+    "event": s_event,
+    "page": s_page,
 }
 
 
@@ -1159,11 +1835,14 @@ def _fmt(v: Any) -> str:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = ["scenario", "figure", "value", "unit", "target", "result", "note"]
+    """One line a figure: today's code (when measured beside it), the new one, the target and
+    PASS/FAIL for the new one."""
+    head = ["scenario", "figure", "today", "new", "unit", "target", "result", "note"]
     body = [
         [
             r["scenario"],
             r["figure"],
+            "" if r.get("today") is None else _fmt(r["today"]),
             _fmt(r["value"]),
             r["unit"],
             r["target"],
@@ -1176,7 +1855,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)
     ]
     widths[-1] = len(head[-1])
-    fmt = "  ".join(f"{{:{'>' if i == 2 else '<'}{w}}}" for i, w in enumerate(widths))
+    fmt = "  ".join(f"{{:{'>' if i in (2, 3) else '<'}{w}}}" for i, w in enumerate(widths))
     lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
     lines += [fmt.format(*b) for b in body]
     return "\n".join(line.rstrip() for line in lines)
@@ -1220,7 +1899,7 @@ def machine() -> dict[str, Any]:
 
 async def amain(a: argparse.Namespace) -> int:
     ncpu = len(os.sched_getaffinity(0))
-    pin = not a.no_pin and ncpu >= 2 and servers.shutil.which("taskset") is not None
+    pin = not a.no_pin and ncpu >= 2 and shutil.which("taskset") is not None
     cpus = sorted(os.sched_getaffinity(0))
     ctx = Ctx(
         quick=a.quick,
@@ -1238,6 +1917,12 @@ async def amain(a: argparse.Namespace) -> int:
         )
         if not ctx.profile:
             log("--profile: py-spy not found (pip install py-spy); running without it")
+    if a.baseline != "none":
+        ctx.today = servers.code_at(a.baseline, ctx.workdir / f"today-{a.baseline}")
+    if a.size:
+        ctx.sizes = a.size
+    elif a.quick:
+        ctx.sizes = [1000]
     if pin:
         os.sched_setaffinity(0, {cpus[1]})  # this process (pub/sub timing) stays off the pod's core
     ctx.workdir.mkdir(parents=True, exist_ok=True)
@@ -1354,6 +2039,21 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=2500,
         help="viewers per driver process (default 2500)",
+    )
+    ap.add_argument(
+        "--baseline",
+        default=BASELINE,
+        metavar="REF",
+        help="git ref of today's code, measured beside this checkout's where a scenario "
+        f"compares the two (default {BASELINE}, the code before performance round two; "
+        "'none': only this checkout)",
+    )
+    ap.add_argument(
+        "--size",
+        type=int,
+        action="append",
+        help="canvas side to run the scenarios at (repeatable); default 1000 and 2000 "
+        "(--quick: 1000)",
     )
     ap.add_argument("--tick-ms", type=int, default=500, help="PLACE_TICK_MS (default 500)")
     ap.add_argument(

@@ -9,15 +9,18 @@ CPU time (utime+stime from ``/proc/<pid>/stat``, with descendants) and RSS (``Vm
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import numpy as np
 import redis
 
 from place.dev import free_port, redis_server_command
@@ -26,6 +29,60 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PLACE_BIN = os.environ.get(
     "PLACE_BENCH_BIN", str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "place")
 )
+
+
+@dataclass(frozen=True)
+class Code:
+    """Which code the servers run: this checkout's ``place`` command (``name`` "new"), or the
+    same venv running another tree (an older commit's ``place`` package, ``name`` "today")."""
+
+    name: str = "new"
+    tree: Path | None = None  # None: this checkout
+
+    def command(self, *args: str) -> list[str]:
+        if self.tree is None:
+            return [PLACE_BIN, *args]
+        return [sys.executable, "-m", "place", *args]
+
+    def env(self) -> dict[str, str]:
+        return {} if self.tree is None else {"PYTHONPATH": str(self.tree)}
+
+
+NEW = Code()
+
+
+def code_at(ref: str, where: Path) -> Code:
+    """The tree of git ``ref`` exported to ``where`` (``git archive``, once): today's code, run
+    by this venv beside the checkout's."""
+    repo = Path(__file__).resolve().parent.parent
+    if not (where / "place" / "__init__.py").exists():
+        where.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(repo), "archive", "--format=tar", ref, "place"],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(["tar", "-x", "-C", str(where)], input=archive.stdout, check=True)
+    return Code("today", where)
+
+
+def write_backup(
+    store_dir: Path, pixels: np.ndarray, width: int, height: int, cooldown_ms: int = 0
+) -> None:
+    """Put ``pixels`` in a new file store as its latest backup: the ticker of a fresh Redis
+    restores it (and its configuration), so a scenario starts on a finished-looking canvas."""
+    from place.config import LiveConfig
+    from place.settings import Settings
+    from place.snapshot.backup import LATEST, Backup, encode_backup, encode_pointer
+    from place.store import open_store
+
+    config = dataclasses.replace(
+        LiveConfig.from_settings(Settings()), width=width, height=height, cooldown_ms=cooldown_ms
+    )
+    backup = Backup(1, "0-0", int(time.time() * 1000), config, pixels)
+    store = open_store(Settings(), f"file://{store_dir}")
+    store.create(backup.key, encode_backup(backup, 1))
+    store.create(LATEST, encode_pointer(backup))
 
 
 class StackError(Exception):
@@ -199,6 +256,10 @@ class Stack:
     ticker_cpus: str | None = None
     redis_cpus: str | None = None
     env_extra: dict[str, str] = field(default_factory=dict)
+    code: Code = NEW
+    width: int = 1000
+    height: int = 1000
+    canvas: np.ndarray | None = None  # restored from a backup at start (None: a blank canvas)
     redis_proc: Proc | None = None
     ticker: Proc | None = None
     api: list[Proc] = field(default_factory=list)
@@ -237,10 +298,17 @@ class Stack:
                 "PLACE_TICK_MS": str(self.tick_ms),
                 "PLACE_HOST": "127.0.0.1",
                 "PLACE_STORE_URL": f"file://{self.workdir / 'store'}",
+                "PLACE_WIDTH": str(self.width),
+                "PLACE_HEIGHT": str(self.height),
+                # every benchmark player comes from 127.0.0.1: no per-address limits
+                "PLACE_MAX_CONNECTIONS_PER_ADDRESS": "1000000",
+                "PLACE_SIGNINS_PER_ADDRESS_PER_MIN": "1000000",
+                "PLACE_LIMIT_CONCURRENCY": "1000000",
             }
         )
         if port is not None:
             e["PLACE_PORT"] = str(port)
+        e.update(self.code.env())
         e.update(self.env_extra)
         return e
 
@@ -266,7 +334,12 @@ class Stack:
                         f"redis-server did not answer: {e}; {self.redis_proc.log_tail()}"
                     ) from e
                 time.sleep(0.05)
-        self.ticker = self._spawn("ticker", [PLACE_BIN, "ticker"], self.ticker_cpus, self.env())
+        if self.canvas is not None:
+            cooldown_ms = round(float(self.env()["PLACE_COOLDOWN_S"]) * 1000)
+            write_backup(self.workdir / "store", self.canvas, self.width, self.height, cooldown_ms)
+        self.ticker = self._spawn(
+            "ticker", self.code.command("ticker"), self.ticker_cpus, self.env()
+        )
         for i in range(self.pods):
             self.add_pod(i, ready_timeout)
         return self
@@ -275,7 +348,7 @@ class Stack:
         i = len(self.api) if i is None else i
         port = free_port()
         cpus = self.pod_cpus[i % len(self.pod_cpus)] if self.pod_cpus else None
-        p = self._spawn(f"api{i}", [PLACE_BIN, "api"], cpus, self.env(port), port)
+        p = self._spawn(f"api{i}", self.code.command("api"), cpus, self.env(port), port)
         self.api.append(p)
         self.wait_ready(p, ready_timeout)
         return p
@@ -326,6 +399,11 @@ class Stack:
     def commandstats(self) -> dict[str, int]:
         info = self.redis().info("commandstats")
         return {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in info.items()}
+
+    def command_usec(self) -> dict[str, int]:
+        """Microseconds Redis spent in each command so far (``INFO commandstats`` usec)."""
+        info = self.redis().info("commandstats")
+        return {k.removeprefix("cmdstat_"): int(v["usec"]) for k, v in info.items()}
 
     def metrics(self, p: Proc) -> str:
         try:

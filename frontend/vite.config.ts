@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig } from 'vitest/config';
 
-// Two pages from one build: the players' page (/) and the read-only embed (/embed).
+// Three pages from one build: the players' page (/), the read-only embed (/embed) and the
+// event's live stats (/stats).
 // Assets go to /assets/... (base "/"), which is where the api pod serves them.
 // `npm run dev` proxies the API and websocket to a local `place api` / `place dev`
 // (PLACE_DEV_SERVER, default http://127.0.0.1:8000).
@@ -19,6 +20,7 @@ export default defineConfig({
       input: {
         index: resolve(import.meta.dirname, 'index.html'),
         embed: resolve(import.meta.dirname, 'embed.html'),
+        stats: resolve(import.meta.dirname, 'stats.html'),
       },
     },
   },

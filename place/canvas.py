@@ -3,27 +3,40 @@
 Placements go through `Placer`, which stores the placements of many players in one Lua call
 (`canvas_place.lua`): while one call is in flight the next batch gathers, so Redis sees a few large
 calls instead of thousands of small ones, and nothing on the hot path waits on a timer.
+
+Every placement is answered within `PLACE_DEADLINE_S` of its submission, whatever Redis does: a
+call that has not answered by the deadline of its oldest placement is abandoned and its batch
+answered `unavailable` (it may still have been stored: the answer never came), and a placement
+whose deadline passed while it waited is answered `unavailable` without being sent. At most
+`MAX_PENDING` placements wait; one more is answered `unavailable` at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import logging
 import struct
+import time
 from collections.abc import Callable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from place.keys import Keys
 from place.protocol import Place
+from place.redis_client import read
 from place.scripts import Scripts
 from place.status import ErrorCode
 
 logger = logging.getLogger("place.canvas")
 
 MAX_BATCH = 1000
+MAX_PENDING = 10_000  # placements waiting for the call in flight (ten batches)
+PLACE_DEADLINE_S = 2.5  # the contract answers every placement within 3 s
+MIN_CALL_S = 0.05  # a placement with less time left than this is not sent any more
 _PLACEMENT = struct.Struct("<IiiiB")  # player number, x, y, colour, admin: one batch argument
 _I32_MAX = 2**31 - 1
 
@@ -48,6 +61,7 @@ class Player:
 # (code or None for stored; next_place_at_ms when stored, retry_at_ms for cooldown, the end of
 # the ban for banned (0: never), else 0; the ban's reason for banned, else "")
 PlaceCallback = Callable[[ErrorCode | None, int, str], None]
+_Pending = tuple[float, Player, Place, PlaceCallback]  # deadline (monotonic), ...
 
 
 async def register_player(
@@ -65,8 +79,15 @@ async def register_player(
 class Placer:
     """Stores placements in batches, one Lua call per batch, and answers each by callback."""
 
-    def __init__(self, scripts: Scripts, keys: Keys, max_batch: int = MAX_BATCH) -> None:
-        self._script = scripts.canvas_place
+    def __init__(
+        self,
+        scripts: Scripts,
+        keys: Keys,
+        max_batch: int = MAX_BATCH,
+        max_pending: int = MAX_PENDING,
+        deadline_s: float = PLACE_DEADLINE_S,
+    ) -> None:
+        self._script = scripts.dedicated("canvas_place")  # its own connection: place.scripts
         self._keys = keys
         self._fixed_keys = [
             keys.config,
@@ -77,16 +98,29 @@ class Placer:
             keys.stats,
         ]
         self._max_batch = max_batch
-        self._pending: list[tuple[Player, Place, PlaceCallback]] = []
+        self._max_pending = max_pending
+        self._deadline_s = deadline_s
+        # oldest first, so the first of a batch is the first due
+        self._pending: collections.deque[_Pending] = collections.deque()
         self._task: asyncio.Task[None] | None = None
         self.calls = 0
         self.stored = 0
+        self.overflowed = 0  # answered `unavailable` because the queue was full
+        self.timed_out = 0  # answered `unavailable` because Redis did not answer in time
 
     def submit(self, player: Player, place: Place, done: PlaceCallback) -> None:
         """Queue a placement; `done` is called once with the outcome."""
-        self._pending.append((player, place, done))
+        if len(self._pending) >= self._max_pending:
+            self.overflowed += 1
+            done(ErrorCode.UNAVAILABLE, 0, "")
+            return
+        self._pending.append((time.monotonic() + self._deadline_s, player, place, done))
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
 
     async def drain(self) -> None:
         """Wait until every submitted placement has been answered."""
@@ -96,17 +130,30 @@ class Placer:
     async def _run(self) -> None:
         try:
             while self._pending:
-                batch = self._pending[: self._max_batch]
-                del self._pending[: self._max_batch]
-                await self._store(batch)
+                batch = self._next_batch()
+                if batch:
+                    await self._store(batch)
         finally:
             self._task = None
 
-    async def _store(self, batch: list[tuple[Player, Place, PlaceCallback]]) -> None:
+    def _next_batch(self) -> list[_Pending]:
+        """Up to `max_batch` placements that still have time; the others answered now."""
+        batch: list[_Pending] = []
+        too_late = time.monotonic() + MIN_CALL_S
+        while self._pending and len(batch) < self._max_batch:
+            item = self._pending.popleft()
+            if item[0] < too_late:
+                self.timed_out += 1
+                item[3](ErrorCode.UNAVAILABLE, 0, "")
+            else:
+                batch.append(item)
+        return batch
+
+    async def _store(self, batch: list[_Pending]) -> None:
         keys = list(self._fixed_keys)
         numbers = bytearray()
         players: list[str] = []
-        for player, place, _ in batch:
+        for _, player, place, _ in batch:
             keys.append(self._keys.cooldown(player.id))
             numbers += _PLACEMENT.pack(
                 player.number, _i32(place.x), _i32(place.y), _i32(place.c), player.admin
@@ -115,13 +162,20 @@ class Placer:
         args = [len(batch), bytes(numbers), *players]
         self.calls += 1
         try:
-            results = await self._script(keys=keys, args=args)
-        except (RedisError, OSError) as error:
-            logger.warning("placement batch of %d failed: %s", len(batch), error)
-            for _, _, done in batch:
+            # the oldest placement of the batch is the first due
+            results = await asyncio.wait_for(
+                self._script(keys=keys, args=args), batch[0][0] - time.monotonic()
+            )
+        except (RedisError, OSError, TimeoutError) as error:
+            if isinstance(error, TimeoutError | RedisTimeoutError):
+                self.timed_out += len(batch)
+            logger.warning(
+                "placement batch of %d failed: %s", len(batch), error or type(error).__name__
+            )
+            for *_, done in batch:
                 done(ErrorCode.UNAVAILABLE, 0, "")
             return
-        for index, (_, _, done) in enumerate(batch):
+        for index, (*_, done) in enumerate(batch):
             code = results[3 * index].decode()
             at = int(results[3 * index + 1])
             if code == "ok":
@@ -134,14 +188,18 @@ class Placer:
 async def pixel_info(redis: Redis, keys: Keys, x: int, y: int, width: int) -> dict[str, object]:
     """What `GET /api/pixel` answers: the colour, and who placed the pixel last and when."""
     pixel = y * width + x
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.execute_command("BITFIELD", keys.canvas, "GET", "u8", f"#{pixel}")
-        pipe.execute_command(
-            "BITFIELD", keys.who, "GET", "u32", pixel * 96, "GET", "i64", pixel * 96 + 32
-        )
-        (color,), (number, at_ms) = await pipe.execute()
+
+    async def both() -> list[list[int]]:
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.execute_command("BITFIELD", keys.canvas, "GET", "u8", f"#{pixel}")
+            pipe.execute_command(
+                "BITFIELD", keys.who, "GET", "u32", pixel * 96, "GET", "i64", pixel * 96 + 32
+            )
+            return await pipe.execute()  # type: ignore[no-any-return]
+
+    (color,), (number, at_ms) = await read(both)
     user = None
     if number:
-        name = await redis.hget(keys.player_names, str(number))
+        name = await read(lambda: redis.hget(keys.player_names, str(number)))
         user = {"name": name.decode() if name else None}
     return {"x": x, "y": y, "c": color, "user": user, "at_ms": at_ms if number else None}

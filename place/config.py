@@ -20,6 +20,9 @@ class LiveConfig:
     cooldown_ms: int
     open: bool
     version: int = 1
+    # a pending `place admin open --at` / `close --at` (Unix ms; 0: none), applied by the ticker
+    opens_at_ms: int = 0
+    closes_at_ms: int = 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LiveConfig:
@@ -42,6 +45,8 @@ class LiveConfig:
             cooldown_ms=int(text["cooldown_ms"]),
             open=text["open"] == "1",
             version=int(text["version"]),
+            opens_at_ms=int(text.get("opens_at_ms") or 0),
+            closes_at_ms=int(text.get("closes_at_ms") or 0),
         )
 
     def to_hash(self) -> dict[str, str | int]:
@@ -54,6 +59,8 @@ class LiveConfig:
             "cooldown_ms": self.cooldown_ms,
             "open": "1" if self.open else "0",
             "version": self.version,
+            "opens_at_ms": self.opens_at_ms,
+            "closes_at_ms": self.closes_at_ms,
         }
 
     def to_json(self) -> dict[str, object]:
@@ -69,11 +76,14 @@ class LiveConfig:
             cooldown_ms=int(data["cooldown_ms"]),  # type: ignore[arg-type]
             open=bool(data["open"]),
             version=int(data["version"]),  # type: ignore[arg-type]
+            opens_at_ms=int(data.get("opens_at_ms") or 0),  # type: ignore[call-overload]
+            closes_at_ms=int(data.get("closes_at_ms") or 0),  # type: ignore[call-overload]
         )
 
     def public(self) -> dict[str, object]:
-        """`GET /api/config`: the `hello` object without `t`, `user` and `next_place_at_ms`."""
-        return {
+        """`GET /api/config`: the `hello` object without `t`, `user` and `next_place_at_ms`;
+        `opens_at_ms` / `closes_at_ms` only while an opening / a closing is scheduled."""
+        public: dict[str, object] = {
             "v": 1,
             "width": self.width,
             "height": self.height,
@@ -81,6 +91,11 @@ class LiveConfig:
             "cooldown_ms": self.cooldown_ms,
             "open": self.open,
         }
+        if self.opens_at_ms:
+            public["opens_at_ms"] = self.opens_at_ms
+        if self.closes_at_ms:
+            public["closes_at_ms"] = self.closes_at_ms
+        return public
 
 
 def _str(value: bytes | str) -> str:

@@ -1,4 +1,9 @@
-"""Names of every Redis key and channel, in one place, under one prefix."""
+"""Names of every Redis key and channel, in one place, under one prefix.
+
+The prefix is a Redis Cluster hash tag (`{place}:canvas`): every key of one event hashes to one
+slot, so that every multi-key script (a placement batch touches the canvas, the stream, the who
+record and each player's cooldown) runs on Redis Cluster as on a single Redis.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ class Keys:
     prefix: str = "place"
 
     def _key(self, name: str) -> str:
-        return f"{self.prefix}:{name}"
+        return f"{{{self.prefix}}}:{name}"
 
     @property
     def config(self) -> str:
@@ -96,6 +101,28 @@ class Keys:
     def pods(self) -> str:
         """Hash: pod id -> "connections:reported_ms", for the cluster-wide stats."""
         return self._key("pods")
+
+    @property
+    def pod_info(self) -> str:
+        """Hash: pod id -> JSON {"host", "pid", "placements", "pps"}, beside `pods`, for
+        `place admin status`."""
+        return self._key("pods:info")
+
+    @property
+    def tickers(self) -> str:
+        """Hash: ticker token -> "reported_ms host pid", every ticker's heartbeat (active and
+        standbys), for `place admin status`."""
+        return self._key("tickers")
+
+    @property
+    def audit(self) -> str:
+        """Stream: the admin audit log, one entry (`j`: JSON) per admin action."""
+        return self._key("audit")
+
+    @property
+    def audit_copied(self) -> str:
+        """String: id of the last audit entry copied to the object store."""
+        return self._key("audit:copied")
 
     @property
     def channel(self) -> str:

@@ -27,6 +27,10 @@ MAX_PIXELS = 16_777_216  # 4096x4096: the who record (12 bytes a pixel) stays wi
 MAX_PALETTE = 256
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _DEFAULT_STATIC_DIR = Path(__file__).resolve().parent.parent / "frontend" / "dist"
+# While `place dev` runs it writes the URL of the Redis it started here, so that the other
+# commands run in the same directory reach it without flags (its port is new on every start).
+DEV_REDIS_URL_FILE = Path("var/redis.url")
+DEV_COOLDOWN_S = 5.0  # `place dev`: a newcomer alone on the canvas waits seconds, not minutes
 
 
 def parse_palette(value: str, name: str = "PLACE_PALETTE") -> tuple[str, ...]:
@@ -65,21 +69,42 @@ class Settings:
     firebase_web_config: dict[str, str] = dataclasses.field(default_factory=dict)
     firebase_emulator_url: str | None = None  # the page signs in against this Auth emulator
     admin_uids: frozenset[str] = frozenset()
+    admin_name: str | None = None  # who runs `place admin` (audit log); None: OS user@host
     allowed_origins: tuple[str, ...] = ()  # empty: any origin
     trusted_proxies: tuple[str, ...] = ()  # addresses or CIDR networks
     max_connections_per_address: int = 100
     signins_per_address_per_min: int = 60
     limit_concurrency: int = 20_000
     ping_timeout_s: float = 20.0
+    unsent_budget_mb: int = 256  # every player's unsent bytes on one pod, together
+    # rebalancing: a pod above this times the average of connections per pod closes some players
+    # with 1012 so that they reconnect elsewhere (0: off); at most shed_per_s a second
+    shed_above_average: float = 0.0
+    shed_per_s: int = 20
+    # after SIGUSR1 (the Kubernetes preStop hook) a pod moves its players off over this long
+    leave_s: float = 20.0
     # the object store
     archive_s: float = 10.0
     archive_backlog_s: float = 1800.0
     # whether PLACE_REDIS_URL or --redis-url was set; otherwise `place dev` starts its own Redis
     redis_url_given: bool = False
+    # where redis_url came from, for messages: --redis-url, PLACE_REDIS_URL, var/redis.url, ...
+    redis_url_source: str = "the default"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Read every `PLACE_*` variable; `overrides` (from command-line flags) win."""
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        command: str | None = None,
+        **overrides: object,
+    ) -> Settings:
+        """Read every `PLACE_*` variable; `overrides` (from command-line flags) win.
+
+        `command` is the `place` command being run, for what depends on it: `place dev` seeds a
+        new canvas with a 5 s cooldown, and the other commands find the Redis of a `place dev`
+        running in the same directory through `var/redis.url`.
+        """
         env = os.environ if environ is None else environ
         reader = _Reader(env)
         values: dict[str, object] = {
@@ -88,14 +113,16 @@ class Settings:
             "auth": reader.choice("PLACE_AUTH", None, ("firebase", "dev")),
             "firebase_project_id": reader.text("PLACE_FIREBASE_PROJECT_ID", None),
             "host": reader.text("PLACE_HOST", cls.host),
-            "port": reader.integer("PLACE_PORT", cls.port, 0, 65535),
+            "port": reader.integer("PLACE_PORT", cls.port, 1, 65535),
             "tick_ms": reader.integer("PLACE_TICK_MS", cls.tick_ms, 10, 60_000),
             "resync_s": reader.number("PLACE_RESYNC_S", cls.resync_s, 1),
             "backup_s": reader.number("PLACE_BACKUP_S", cls.backup_s, 1),
             "timelapse_s": reader.number("PLACE_TIMELAPSE_S", cls.timelapse_s, 1),
             "width": reader.integer("PLACE_WIDTH", cls.width, 1, MAX_CANVAS_SIDE),
             "height": reader.integer("PLACE_HEIGHT", cls.height, 1, MAX_CANVAS_SIDE),
-            "cooldown_s": reader.number("PLACE_COOLDOWN_S", cls.cooldown_s, 0),
+            "cooldown_s": reader.number(
+                "PLACE_COOLDOWN_S", DEV_COOLDOWN_S if command == "dev" else cls.cooldown_s, 0
+            ),
             "palette": parse_palette(env.get("PLACE_PALETTE") or DEFAULT_PALETTE),
             "msg_rate": reader.number("PLACE_MSG_RATE", cls.msg_rate, 0),
             "msg_burst": reader.integer("PLACE_MSG_BURST", cls.msg_burst, 1, 1_000_000),
@@ -106,6 +133,7 @@ class Settings:
             "firebase_web_config": _firebase_web_config(reader),
             "firebase_emulator_url": reader.text("PLACE_FIREBASE_EMULATOR_URL", None),
             "admin_uids": frozenset(reader.items("PLACE_ADMIN_UIDS")),
+            "admin_name": reader.text("PLACE_ADMIN_NAME", None),
             "allowed_origins": reader.items("PLACE_ALLOWED_ORIGINS"),
             "trusted_proxies": reader.items("PLACE_TRUSTED_PROXIES"),
             "max_connections_per_address": reader.integer(
@@ -118,6 +146,12 @@ class Settings:
                 "PLACE_LIMIT_CONCURRENCY", cls.limit_concurrency, 1, 10**7
             ),
             "ping_timeout_s": reader.number("PLACE_PING_TIMEOUT_S", cls.ping_timeout_s, 1),
+            "unsent_budget_mb": reader.integer(
+                "PLACE_UNSENT_BUDGET_MB", cls.unsent_budget_mb, 1, 1_000_000
+            ),
+            "shed_above_average": _shed_factor(reader),
+            "shed_per_s": reader.integer("PLACE_SHED_PER_S", cls.shed_per_s, 1, 10_000),
+            "leave_s": reader.number("PLACE_LEAVE_S", cls.leave_s, 0),
             "archive_s": reader.number("PLACE_ARCHIVE_S", cls.archive_s, 1),
             "archive_backlog_s": reader.number(
                 "PLACE_ARCHIVE_BACKLOG_S", cls.archive_backlog_s, 60
@@ -126,13 +160,47 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         if int(values["width"]) * int(values["height"]) > MAX_PIXELS:  # type: ignore[call-overload]
             raise SettingsError(f"PLACE_WIDTH x PLACE_HEIGHT must be at most {MAX_PIXELS} pixels")
-        values["redis_url_given"] = bool(env.get("PLACE_REDIS_URL")) or "redis_url" in {
-            k for k, v in overrides.items() if v is not None
-        }
+        url, source = _redis_url(env, overrides.get("redis_url"), command)  # type: ignore[arg-type]
+        values["redis_url"], values["redis_url_source"] = url, source
+        values["redis_url_given"] = source in ("--redis-url", "PLACE_REDIS_URL")
         return cls(**values)  # type: ignore[arg-type]
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _redis_url(env: Mapping[str, str], flag: str | None, command: str | None) -> tuple[str, str]:
+    """The Redis URL and where it came from. A URL Redis cannot parse fails here, at startup,
+    naming where it came from (the flag, the variable or the file)."""
+    if flag:
+        url, source = flag, "--redis-url"
+    elif env.get("PLACE_REDIS_URL"):
+        url, source = env["PLACE_REDIS_URL"], "PLACE_REDIS_URL"
+    elif command not in (None, "dev") and DEV_REDIS_URL_FILE.is_file():
+        try:
+            url, source = DEV_REDIS_URL_FILE.read_text().strip(), str(DEV_REDIS_URL_FILE)
+        except OSError:
+            return Settings.redis_url, "the default"
+    else:
+        return Settings.redis_url, "the default"
+    from redis.asyncio.connection import parse_url  # here: `place --help` need not import redis
+
+    try:
+        parse_url(url)
+    except ValueError as error:
+        shown = url if "@" not in url else "***@" + url.rsplit("@", 1)[1]  # no password
+        raise SettingsError(f"{source} is not a Redis URL ({error}): {shown!r}") from None
+    return url, source
+
+
+def _shed_factor(reader: _Reader) -> float:
+    """`PLACE_SHED_ABOVE_AVERAGE`: 0 (off), or a factor above 1 (1.5: shed above 150 %)."""
+    factor = reader.number("PLACE_SHED_ABOVE_AVERAGE", Settings.shed_above_average, 0)
+    if 0 < factor <= 1:
+        raise SettingsError(
+            f"PLACE_SHED_ABOVE_AVERAGE must be 0 (off) or above 1, like 1.5, got {factor:g}"
+        )
+    return factor
 
 
 _WEB_CONFIG_KEYS = {

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import zlib
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -24,12 +26,18 @@ class TestPlayer:
         self.width = self.height = 0
         self.seq = 0
         self.snapshots: list[int] = []  # seq of every snapshot received
-        self.deltas: list[int] = []  # seq of every delta received
+        self.deltas: list[int] = []  # seq of every delta received (0x02 or 0x03)
+        self.kinds: Counter[int] = Counter()  # binary frames received, by their first byte
+        self.sums: list[tuple[int, bool]] = []  # (seq, whether our canvas matched) of every sum
         self.changed = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def join(cls, url: str) -> TestPlayer:
+    async def join(cls, url: str, v2: bool = False) -> TestPlayer:
+        """Connect and wait for the canvas; `v2`: ask for compact deltas and checksums, as the
+        page does (`/ws?v=2`)."""
+        if v2:
+            url += "&v=2" if "?" in url else "?v=2"
         player = cls(await connect(url, compression=None, max_size=None, open_timeout=5))
         await player.expect("hello")
         await player.wait_for(lambda: player.canvas is not None)
@@ -39,8 +47,14 @@ class TestPlayer:
         with contextlib.suppress(ConnectionClosed):
             async for frame in self.connection:
                 if isinstance(frame, str):
-                    await self.texts.put(orjson.loads(frame))
-                elif frame[0] == protocol.SNAPSHOT:
+                    message = orjson.loads(frame)
+                    if message.get("t") == "sum":
+                        await self._check_sum(message["seq"], message["crc32"])
+                    await self.texts.put(message)
+                    self.changed.set()
+                    continue
+                self.kinds[frame[0]] += 1
+                if frame[0] == protocol.SNAPSHOT:
                     snapshot = protocol.decode_snapshot(frame)
                     self.canvas = snapshot.pixels.copy()
                     self.width, self.height, self.seq = (
@@ -50,12 +64,20 @@ class TestPlayer:
                     )
                     self.snapshots.append(snapshot.seq)
                 else:
-                    delta = protocol.decode_delta(frame)
+                    delta = protocol.decode_any_delta(frame)
                     self.deltas.append(delta.seq)
                     if delta.seq > self.seq and self.canvas is not None:
                         self.canvas[delta.pixels] = delta.colors
                         self.seq = delta.seq
                 self.changed.set()
+
+    async def _check_sum(self, seq: int, crc32: int) -> None:
+        """A checksum of the canvas at `seq`: ask for the canvas when ours differs (as the page
+        does), or when we are behind it (a delta went missing)."""
+        matches = self.canvas is not None and seq == self.seq and zlib.crc32(self.canvas) == crc32
+        self.sums.append((seq, matches))
+        if not matches and (self.canvas is None or seq >= self.seq):
+            await self.send({"t": "resync"})
 
     async def send(self, message: dict[str, Any] | bytes | str) -> None:
         if isinstance(message, dict):

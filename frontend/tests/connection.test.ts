@@ -39,8 +39,8 @@ describe('backoff', () => {
   });
 
   it('builds the socket URL from the page', () => {
-    expect(socketUrl({ protocol: 'http:', host: '127.0.0.1:8000' })).toBe('ws://127.0.0.1:8000/ws');
-    expect(socketUrl({ protocol: 'https:', host: 'place.example' })).toBe('wss://place.example/ws');
+    expect(socketUrl({ protocol: 'http:', host: '127.0.0.1:8000' })).toBe('ws://127.0.0.1:8000/ws?v=2');
+    expect(socketUrl({ protocol: 'https:', host: 'place.example' })).toBe('wss://place.example/ws?v=2');
   });
 });
 

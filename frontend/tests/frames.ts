@@ -33,3 +33,29 @@ export function deltaFrame(seq: number, pixels: number[], colors: number[]): Arr
   colors.forEach((c, i) => (out[12 + 4 * n + i] = c));
   return out.buffer;
 }
+
+/** Unsigned LEB128 varints, as SPEC.md's compact delta carries the pixel steps. */
+export function leb128(values: number[]): number[] {
+  const out: number[] = [];
+  for (let v of values) {
+    while (v >= 0x80) {
+      out.push((v % 0x80) | 0x80);
+      v = Math.floor(v / 0x80);
+    }
+    out.push(v);
+  }
+  return out;
+}
+
+/** A compact delta (0x03): `pixels` ascending, each once; zlib level 6 unless `level` says. */
+export function compactDeltaFrame(seq: number, pixels: number[], colors: number[], level = 6): ArrayBuffer {
+  const steps = pixels.map((p, i) => (i === 0 ? p : p - pixels[i - 1]));
+  const z = deflateSync(Uint8Array.from([...leb128(steps), ...colors]), { level });
+  const out = new Uint8Array(12 + z.length);
+  const view = new DataView(out.buffer);
+  out[0] = 0x03;
+  view.setUint32(4, seq, true);
+  view.setUint32(8, pixels.length, true);
+  out.set(z, 12);
+  return out.buffer;
+}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import time
+import functools
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -18,8 +20,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from place.api.history import history_routes
 from place.api.pod import Pod
 from place.canvas import pixel_info
+from place.config import LiveConfig
+from place.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from place.snapshot.png import encode_png
 
 _PLACEHOLDER_PAGE = """<!doctype html><meta charset="utf-8"><title>our/place</title>
@@ -56,7 +61,7 @@ def _unavailable(message: str) -> JSONResponse:
 
 
 def create_app(pod: Pod) -> ASGIApp:
-    png_cache: dict[str, object] = {}
+    png = _CanvasPng()
 
     async def config(request: Request) -> Response:
         if pod.mirror.config is None:
@@ -67,14 +72,8 @@ def create_app(pod: Pod) -> ASGIApp:
         mirror = pod.mirror
         if mirror.config is None or mirror.canvas is None:
             return _unavailable("no canvas yet")
-        key = (mirror.seq, mirror.config.version)
-        if png_cache.get("key") != key:
-            c = mirror.config
-            png_cache["body"] = encode_png(mirror.canvas, c.width, c.height, c.palette)
-            png_cache["key"] = key
-        return Response(
-            png_cache["body"], media_type="image/png", headers={"Cache-Control": "no-cache"}
-        )
+        body = await png.encoded(mirror.seq, mirror.config, mirror.canvas)
+        return Response(body, media_type="image/png", headers={"Cache-Control": "no-cache"})
 
     async def pixel(request: Request) -> Response:
         config = pod.mirror.config
@@ -108,26 +107,7 @@ def create_app(pod: Pod) -> ASGIApp:
         return JSONResponse({"ready": ready, "reason": reason}, status_code=200 if ready else 503)
 
     async def metrics(request: Request) -> Response:
-        hub, door = pod.hub, pod.door
-        gauges = {
-            "place_connections": (len(hub), "Websocket connections open on this pod."),
-            "place_seq": (pod.mirror.seq, "The seq of this pod's canvas."),
-            "place_frames_delivered": (hub.frames_delivered, "Delta frames written to players."),
-            "place_frames_dropped": (hub.frames_dropped, "Deltas skipped for slow players."),
-            "place_redis_placement_calls": (pod.placer.calls, "Placement batches sent to Redis."),
-            **_store_gauges(pod.stats.store),
-            "place_refused_origin": (door.refused["origin"], "Handshakes refused: origin."),
-            "place_refused_full": (door.refused["full"], "Handshakes refused: pod full (503)."),
-            "place_refused_address": (
-                door.refused["address"],
-                "Handshakes refused: too many connections from one address.",
-            ),
-            "place_refused_sign_in": (
-                door.refused["sign_in"],
-                "Sign-ins refused: too many from one address in a minute.",
-            ),
-        }
-        return Response(pod.metrics.render(gauges), media_type="text/plain; version=0.0.4")
+        return Response(pod.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
     routes = [
         Route("/api/config", config),
@@ -137,6 +117,7 @@ def create_app(pod: Pod) -> ASGIApp:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
+        *history_routes(pod.settings),
         *_page_routes(pod.settings.static_dir),
     ]
 
@@ -153,47 +134,48 @@ def create_app(pod: Pod) -> ASGIApp:
     return PodApp(pod, Starlette(routes=routes, middleware=middleware, lifespan=lifespan))
 
 
-def _store_gauges(status: dict[str, str]) -> dict[str, tuple[float, str]]:
-    """The active ticker's object-store state, as it reported it to Redis."""
-    now_ms = time.time() * 1000
-    backup_at = float(status.get("last_backup_at_ms", 0))
-    return {
-        "place_store_frames_pending": (
-            float(status.get("frames_pending", 0)),
-            "Timelapse frames waiting for the store.",
-        ),
-        "place_store_frames_dropped": (
-            float(status.get("frames_dropped", 0)),
-            "Timelapse frames dropped while the store was down (this leader).",
-        ),
-        "place_store_backup_pending": (
-            float(status.get("backup_pending", 0)),
-            "1 while a backup waits for the store.",
-        ),
-        "place_store_archive_lag_seconds": (
-            float(status.get("archive_lag_ms", 0)) / 1000,
-            "Age of the oldest placement not yet archived.",
-        ),
-        "place_store_failures": (
-            float(status.get("failures", 0)),
-            "Failed store writes (retried) since this ticker became active.",
-        ),
-        "place_store_last_backup_age_seconds": (
-            (now_ms - backup_at) / 1000 if backup_at else -1.0,
-            "Seconds since the last backup (-1: none yet by this ticker).",
-        ),
-    }
+class _CanvasPng:
+    """`GET /api/canvas.png`, encoded once per canvas (`seq` and config version) in a worker
+    thread, however many ask at once: zlib over a 4096x4096 canvas takes over a second, which on
+    the event loop would stall every player of the pod."""
+
+    def __init__(self) -> None:
+        self._key: tuple[int, int] | None = None
+        self._body = b""
+        self._encoding: tuple[tuple[int, int], asyncio.Future[bytes]] | None = None
+
+    async def encoded(self, seq: int, config: LiveConfig, canvas: np.ndarray) -> bytes:
+        key = (seq, config.version)
+        if self._key == key:
+            return self._body
+        if self._encoding is None or self._encoding[0] != key:
+            pixels = canvas.copy()  # the mirror changes its canvas in place meanwhile
+            future = asyncio.ensure_future(
+                asyncio.to_thread(encode_png, pixels, config.width, config.height, config.palette)
+            )
+            future.add_done_callback(functools.partial(self._done, key))
+            self._encoding = (key, future)
+        return await asyncio.shield(self._encoding[1])
+
+    def _done(self, key: tuple[int, int], future: asyncio.Future[bytes]) -> None:
+        if self._encoding is not None and self._encoding[1] is future:
+            self._encoding = None
+        newer = self._key is None or key >= self._key
+        if newer and not future.cancelled() and future.exception() is None:
+            self._key, self._body = key, future.result()
 
 
 def _page_routes(static_dir: Path) -> list[Route | Mount]:
-    """The built players' page at `/` and `/embed`, or a placeholder when it is not built."""
+    """The built players' page at `/` and `/embed`, the event's stats at `/stats`, or a
+    placeholder when the page is not built."""
     index, embed = static_dir / "index.html", static_dir / "embed.html"
+    stats = static_dir / "stats.html"
     if not index.exists():
 
         async def placeholder(request: Request) -> Response:
             return HTMLResponse(_PLACEHOLDER_PAGE)
 
-        return [Route("/", placeholder), Route("/embed", placeholder)]
+        return [Route("/", placeholder), Route("/embed", placeholder), Route("/stats", placeholder)]
 
     async def page(request: Request) -> Response:
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
@@ -203,9 +185,15 @@ def _page_routes(static_dir: Path) -> list[Route | Mount]:
             embed if embed.exists() else index, headers={"Cache-Control": "no-cache"}
         )
 
+    async def stats_page(request: Request) -> Response:
+        if not stats.exists():  # a build from before the stats page
+            return HTMLResponse(_PLACEHOLDER_PAGE)
+        return FileResponse(stats, headers={"Cache-Control": "no-cache"})
+
     return [
         Route("/", page),
         Route("/embed", embed_page),
+        Route("/stats", stats_page),
         Mount("/assets", _ImmutableFiles(directory=static_dir / "assets"), name="assets"),
         Mount("/", StaticFiles(directory=static_dir), name="static"),
     ]

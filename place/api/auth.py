@@ -52,6 +52,8 @@ VERIFY_THREADS = 16
 ISSUER_PREFIX = "https://securetoken.google.com/"
 
 _DEV_NAME = re.compile(r"^[\w .\-]{1,32}$")
+# the page says it word for word before asking (frontend/src/lib/auth.ts, NAME_RULE_MESSAGE)
+DEV_NAME_RULE = "A name is 1 to 32 letters, digits, spaces, dots, dashes or underscores."
 _APP_NUMBERS = itertools.count(1)
 
 
@@ -86,9 +88,7 @@ class DevAuth:
     async def verify(self, token: str) -> Identity:
         name = token.strip()
         if not _DEV_NAME.match(name):
-            raise AuthError(
-                "a name is 1 to 32 letters, digits, spaces, dots, dashes or underscores"
-            )
+            raise AuthError(DEV_NAME_RULE)
         return Identity(name, name)
 
 

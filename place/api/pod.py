@@ -21,23 +21,35 @@ from place import protocol
 from place.api.auth import Authenticator, AuthError, AuthUnavailable
 from place.api.door import Door, refuse
 from place.api.frames import text_frame
-from place.api.hub import Connection, Hub
+from place.api.heap import keep_heap_young
+from place.api.hub import Connection, FastReader, Hub, lighten
 from place.api.mirror import Mirror
 from place.api.ratelimit import TokenBucket
+from place.api.shedding import Shedder, move_off
 from place.api.stats import StatsReporter
+from place.api.supervise import Supervisor
 from place.canvas import Placer, register_player
 from place.errors import ProtocolError
 from place.keys import Keys
 from place.metrics import Metrics
 from place.scripts import Scripts
 from place.settings import Settings
-from place.status import WS_POLICY_VIOLATION, WS_TRY_AGAIN_LATER, ErrorCode
+from place.status import (
+    MAX_CLIENT_MESSAGE_BYTES,
+    WS_POLICY_VIOLATION,
+    WS_TRY_AGAIN_LATER,
+    ErrorCode,
+)
+from place.tasks import cancel_and_wait
 
 logger = logging.getLogger("place.pod")
 
 READY_HEARD_WITHIN_S = 10.0
-REDIS_OK_WITHIN_S = 3.0
+REDIS_OK_WITHIN_S = 2.0  # a stalled Redis turns /readyz 503 within 2 s
 DRAIN_PLACEMENTS_S = 5.0
+# every player gets {"t":"tick","seq":N} this often: a page that hears nothing for three of them
+# takes its socket for dead and reconnects (frontend/src/lib/connection.ts)
+HEARTBEAT_EVERY_S = 5
 
 
 class Pod:
@@ -48,22 +60,50 @@ class Pod:
         self.scripts = Scripts(redis)
         self.authenticator = authenticator
         self.metrics = Metrics()
-        self.hub = Hub(settings.resync_s)
+        self.hub = Hub(settings.resync_s, unsent_budget=settings.unsent_budget_mb * 1024 * 1024)
         self.mirror = Mirror(redis, self.keys, self.hub, self.metrics, self.hello_frame)
         self.placer = Placer(self.scripts, self.keys)
-        self.stats = StatsReporter(redis, self.scripts, self.keys, self.hub)
+        self.stats = StatsReporter(redis, self.scripts, self.keys, self.hub, self.metrics)
         self.door = Door(settings)
         self.draining = False
+        self.leaving = False  # SIGUSR1: not ready, players being moved off (place.api.shedding)
         self._tasks: list[asyncio.Task[None]] = []
+        self.supervisor = Supervisor()
+        self.metrics.watch(self)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self.mirror.run(), name="mirror"),
-            asyncio.create_task(self.stats.run(), name="stats"),
-            asyncio.create_task(self._resync_loop(), name="resync"),
+            # supervised: logged, counted and restarted when they fail (/readyz 503 meanwhile)
+            self.supervisor.start("mirror", self.mirror.run),
+            self.supervisor.start("stats", self.stats.run),
+            self.supervisor.start("resync", self._resync_loop),
+            self.supervisor.start("heap", keep_heap_young),  # no long GC pauses (place.api.heap)
         ]
+        if self.settings.shed_above_average > 0:
+            shedder = Shedder(
+                self.settings.shed_above_average,
+                self.settings.shed_per_s,
+                self.hub,
+                self.placer,
+                self.stats,
+                self.metrics,
+                lambda: self.draining,
+            )
+            self._tasks.append(self.supervisor.start("shedding", shedder.run))
+
+    def leave(self) -> None:
+        """Before shutdown (SIGUSR1, from Kubernetes' preStop hook): `/readyz` turns 503 and the
+        players are moved off a few at a time over `PLACE_LEAVE_S`; placements go on meanwhile."""
+        if self.leaving or self.draining:
+            return
+        self.leaving = True
+        settings = self.settings
+        moving = move_off(
+            self.hub, self.placer, self.metrics, settings.leave_s, lambda: self.draining
+        )
+        self._tasks.append(asyncio.create_task(moving, name="leaving"))
 
     async def drain(self) -> None:
         """First step of shutdown: not ready any more, and every pending placement answered."""
@@ -72,23 +112,28 @@ class Pod:
             await asyncio.wait_for(self.placer.drain(), DRAIN_PLACEMENTS_S)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)  # a cancel redis-py loses must not hang the exit
         with contextlib.suppress(RedisError, OSError):
             await self.stats.withdraw()
 
     async def _resync_loop(self) -> None:
+        beats = 0
         while True:
             await asyncio.sleep(1)
             if self.mirror.loaded:
-                self.hub.resync_due(self.mirror.snapshot_frame)
+                self.hub.resync_due(self.mirror.catch_up, self.mirror.sum_frame)
+                beats += 1
+                if beats % HEARTBEAT_EVERY_S == 0:  # the page's proof that the socket lives
+                    tick = text_frame(protocol.encode_tick(self.mirror.seq))
+                    self.hub.deliver_each(lambda connection, frame=tick: frame)
 
     def ready(self) -> tuple[bool, str]:
         """Whether this pod should get players, and why not."""
         now = time.monotonic()
-        if self.draining:
+        if self.draining or self.leaving:
             return False, "shutting down"
+        if self.supervisor.down:
+            return False, f"restarting {', '.join(sorted(self.supervisor.down))} after a failure"
         if now - self.stats.redis_ok_at > REDIS_OK_WITHIN_S:
             return False, "Redis does not answer"
         if not self.mirror.loaded:
@@ -122,11 +167,11 @@ class Pod:
             await refuse(send, refusal)
             return
         try:
-            await self._serve(address, receive, send)
+            await self._serve(address, receive, send, _asks_v2(scope))
         finally:
             self.door.leave(address)
 
-    async def _serve(self, address: str, receive: Receive, send: Send) -> None:
+    async def _serve(self, address: str, receive: Receive, send: Send, v2: bool) -> None:
         await send({"type": "websocket.accept"})
         if self.draining or not self.mirror.loaded:
             await send({"type": "websocket.close", "code": WS_TRY_AGAIN_LATER})
@@ -135,9 +180,16 @@ class Pod:
         if self.settings.msg_rate > 0:
             bucket = TokenBucket(self.settings.msg_rate, self.settings.msg_burst)
         resync_at = time.monotonic() + self.settings.resync_s
-        connection = Connection(send.__self__, bucket, resync_at, address)
+        uvicorn_protocol = send.__self__
+        connection = Connection(uvicorn_protocol, bucket, resync_at, address, v2)
+        lighten(uvicorn_protocol)
+        # placements straight from the socket; everything else through uvicorn, in order
+        connection.queued = uvicorn_protocol.queue.qsize()
+        uvicorn_protocol.transport.set_protocol(
+            FastReader(uvicorn_protocol, connection, self._take, MAX_CLIENT_MESSAGE_BYTES)
+        )
         connection.write(self.hello_frame(connection))
-        connection.write(self.mirror.snapshot_frame())
+        connection.write_all(self.mirror.catch_up(v2))
         self.hub.add(connection)
         self.metrics.connections_opened += 1
         self.stats.visits += 1
@@ -166,8 +218,23 @@ class Pod:
                     )
                 else:
                     await self._on_text(connection, text)
+                connection.queued = max(0, connection.queued - 1)
         finally:
             self.hub.discard(connection)
+
+    def _take(self, connection: Connection, payload: bytes) -> bool:
+        """A text frame straight from the socket (`FastReader`): a placement is handled here;
+        anything else (or a frame over the rate limit) is left to the loop above."""
+        try:
+            message = protocol.parse_client_message(payload)
+        except ProtocolError:
+            return False
+        if not isinstance(message, protocol.Place):
+            return False
+        if connection.bucket is not None and not connection.bucket.take():
+            return False
+        self._on_place(connection, message)
+        return True
 
     async def _on_text(self, connection: Connection, text: str) -> None:
         try:
@@ -176,26 +243,28 @@ class Pod:
             self._error(connection, error.place_id, ErrorCode.BAD_MESSAGE, str(error))
             return
         if isinstance(message, protocol.Place):
-            expires_at = connection.expires_at_ms
-            if connection.player is None:
-                self._error(connection, message.id, ErrorCode.UNAUTHENTICATED)
-            elif expires_at is not None and expires_at <= time.time() * 1000:
-                self._error(connection, message.id, ErrorCode.TOKEN_EXPIRED)
-            elif self.draining:
-                self._error(connection, message.id, ErrorCode.UNAVAILABLE)
-            else:
-                self.placer.submit(
-                    connection.player,
-                    message,
-                    lambda code, at, reason: self._answer_place(
-                        connection, message, code, at, reason
-                    ),
-                )
+            self._on_place(connection, message)
         elif isinstance(message, protocol.Auth):
             await self._sign_in(connection, message.token)
+        else:  # resync: rate-limited, and only to a player that reads what it gets
+            self.hub.resync(connection, self.mirror.catch_up)
+
+    def _on_place(self, connection: Connection, message: protocol.Place) -> None:
+        expires_at = connection.expires_at_ms
+        if connection.player is None:
+            self._error(connection, message.id, ErrorCode.UNAUTHENTICATED)
+        elif expires_at is not None and expires_at <= time.time() * 1000:
+            self._error(connection, message.id, ErrorCode.TOKEN_EXPIRED)
+        elif self.draining:
+            self._error(connection, message.id, ErrorCode.UNAVAILABLE)
+        elif connection.closing:
+            return  # closed (shed, or shutdown) before we read it: unanswered, so not stored
         else:
-            connection.write(self.mirror.snapshot_frame())
-            connection.stale = False
+            self.placer.submit(
+                connection.player,
+                message,
+                lambda code, at, reason: self._answer_place(connection, message, code, at, reason),
+            )
 
     async def _sign_in(self, connection: Connection, token: str) -> None:
         """Verify the token and number the player. A refused token leaves the connection as it
@@ -256,3 +325,8 @@ class Pod:
     ) -> None:
         self.metrics.errors[code.value] += 1
         connection.write(text_frame(protocol.encode_error(place_id, code, message, retry_at_ms)))
+
+
+def _asks_v2(scope: Scope) -> bool:
+    """`/ws?v=2`: compact deltas (0x03) and checksums instead of periodic snapshots."""
+    return b"v=2" in scope.get("query_string", b"").split(b"&")

@@ -5,6 +5,8 @@
 -- KEYS[1] ticker lock   KEYS[2] ticker state hash   KEYS[3] placement stream
 -- KEYS[4] config hash   KEYS[5] canvas string
 -- ARGV[1] this ticker's lock token   ARGV[2] most entries to read   ARGV[3] "1": read the canvas
+-- With the canvas, every entry after the position is read, however many: the canvas then holds
+-- exactly the placements read, so a snapshot made of it is the canvas after its seq.
 -- Returns {"deposed"} when the lock is not ours, else
 --   {seq, pos, last_id, records, config (flat HGETALL), canvas or false, config version of the
 --   last snapshot or ""}
@@ -20,7 +22,14 @@ end
 
 local state = redis.call('HMGET', state_key, 'seq', 'pos', 'config_version')
 local seq, pos = tonumber(state[1]) or 0, state[2] or '0-0'
-local entries = redis.call('XRANGE', stream_key, '(' .. pos, '+', 'COUNT', max_entries)
+local version = redis.call('HGET', config_key, 'version')
+want_canvas = want_canvas or version ~= state[3]
+local entries
+if want_canvas then
+  entries = redis.call('XRANGE', stream_key, '(' .. pos, '+')
+else
+  entries = redis.call('XRANGE', stream_key, '(' .. pos, '+', 'COUNT', max_entries)
+end
 
 local records = {}
 local last_id = pos
@@ -31,8 +40,7 @@ end
 
 local config = redis.call('HGETALL', config_key)
 local canvas = false
-local version = redis.call('HGET', config_key, 'version')
-if want_canvas or version ~= state[3] then
+if want_canvas then
   canvas = redis.call('GET', canvas_key)
 end
 return {seq, pos, last_id, table.concat(records), config, canvas, state[3] or ''}

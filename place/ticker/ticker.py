@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from place import protocol
 from place.config import LiveConfig
 from place.keys import Keys
+from place.redis_client import Backoff
 from place.scripts import Scripts
 from place.settings import Settings
 from place.snapshot.restore import apply_restore, restorable
@@ -28,10 +29,15 @@ from place.store import Store, StoreUnavailable
 from place.ticker.coalesce import coalesce
 from place.ticker.keeper import StoreKeeper
 from place.ticker.lock import LOCK_TTL_MS, POLL_EVERY_S, RENEW_EVERY_S, Deposed, Lock
+from place.ticker.schedule import beat
 
 logger = logging.getLogger("place.ticker")
 
 MAX_ENTRIES_PER_TICK = 2_000  # stream entries (a pod's batch of up to 1,000 placements each)
+# a tick that changes more pixels than this (a big wipe, a long backlog) is published as a snapshot
+# notice: the pods fetch the snapshot from Redis, instead of a delta of 5 bytes a pixel written to
+# every socket (and, past 32 MB, Redis dropping every pod's subscription)
+BIG_DELTA_PIXELS = 100_000
 
 
 class Ticker:
@@ -46,13 +52,17 @@ class Ticker:
         self.max_deltas = int(2 * settings.resync_s / self.tick_s) + 100
         self._snapshot_due = 0.0
         self.last_tick_us = 0
+        self.failures = 0  # unexpected errors survived (logged with their traceback)
 
     async def run(self) -> None:
         """Stand by until the lock is ours, lead until it is lost, forever."""
         logger.info("ticker %s standing by", self.lock.token[:8])
+        backoff = Backoff(POLL_EVERY_S / 2, 5.0)  # after a failure: exponential, with jitter
         while True:
             try:
+                await beat(self)  # a standby's heartbeat, for `place admin status`
                 if not await self.lock.acquire():
+                    backoff.reset()
                     await asyncio.sleep(POLL_EVERY_S)
                     continue
                 logger.info("ticker %s is active", self.lock.token[:8])
@@ -62,7 +72,14 @@ class Ticker:
             except (RedisError, OSError) as error:
                 # the position and seq are in Redis: whoever leads next continues from there
                 logger.warning("ticker %s: Redis failed (%s); retrying", self.lock.token[:8], error)
-                await asyncio.sleep(POLL_EVERY_S)
+                await backoff.wait()
+            except Exception:
+                # a bug, or data nobody expected: never a silent death; stand by and try again
+                logger.exception("ticker %s failed; standing by", self.lock.token[:8])
+                self.failures += 1
+                with contextlib.suppress(RedisError, OSError):
+                    await self.lock.release()
+                await backoff.wait()
 
     async def close(self) -> None:
         """Give the lock up so that a standby takes over at once, not after the lock expires."""
@@ -82,6 +99,7 @@ class Ticker:
             loop = asyncio.get_running_loop()
             next_tick = loop.time()
             while not renewing.done() and not (keeping and keeping.done()):
+                await beat(self)  # heartbeat; applies `place admin open/close --at` when due
                 await self.tick()
                 next_tick += self.tick_s
                 delay = next_tick - loop.time()
@@ -184,15 +202,22 @@ class Ticker:
         config = LiveConfig.from_hash(dict(zip(config_flat[::2], config_flat[1::2], strict=True)))
 
         new_seq = seq
-        delta = b""
+        delta = compact = b""
         snapshot = b""
         messages: list[bytes] = []
         config_changed = canvas is not None and snapshot_version != str(config.version).encode()
         if records and not config_changed:
             pixels, colors = coalesce(records, config.width, config.height)
-            if pixels.size:
+            if pixels.size > BIG_DELTA_PIXELS:
+                if canvas is None:  # read again, with the canvas, and publish a snapshot
+                    self._snapshot_due = 0.0
+                    return await self.tick()
+                new_seq += 1  # folded into the snapshot, whose seq has no delta of its own
+            elif pixels.size:
                 new_seq += 1
                 delta = protocol.encode_delta(new_seq, pixels, colors)
+                # made once here for every pod and every /ws?v=2 player; pods forward it as is
+                compact = protocol.encode_compact_delta(new_seq, pixels, colors)
         elif config_changed:
             # the placements of this tick are folded into the snapshot of the new configuration
             new_seq += 1
@@ -203,7 +228,7 @@ class Ticker:
         # what the bus carries is the previous tick's whole duration, commit and publish included
         tick_us = self.last_tick_us
         if delta:
-            messages.append(protocol.encode_bus_delta(delta, time.time(), tick_us))
+            messages.append(protocol.encode_bus_delta(delta, time.time(), tick_us, compact))
         if snapshot:
             messages.append(
                 protocol.encode_notice(
@@ -246,13 +271,13 @@ class Ticker:
 
 async def run_ticker(settings: Settings) -> None:
     """`place ticker`: run until cancelled; give the lock up on the way out."""
-    from place.redis_client import connect_redis
+    from place.redis_client import TICKER_TIMEOUT_S, connect_redis
     from place.store import open_store
 
     store = open_store(settings)
     # a store that does not answer at start is a setup mistake: say so now, not at the first backup
     await asyncio.to_thread(store.list, "backups/latest")
-    redis = await connect_redis(settings.redis_url)
+    redis = await connect_redis(settings.redis_url, TICKER_TIMEOUT_S)
     ticker = Ticker(settings, redis, store)
     try:
         await ticker.run()

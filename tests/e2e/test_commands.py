@@ -1,21 +1,16 @@
-"""The commands as an ops person meets them: --help, one-line errors, `place dev` start and stop."""
+"""The commands as an ops person meets them: --help, one-line errors (`place dev`: test_dev.py)."""
 
 from __future__ import annotations
 
-import os
-import re
-import signal
 import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
+import redis as redis_sync
 
+from place.keys import Keys
 from tests.e2e.cluster import Cluster, place_command
-from tests.servers import free_port
+from tests.servers import RedisServer, free_port
 
 UNREACHABLE = {"PLACE_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
 
@@ -49,9 +44,27 @@ def test_expected_failures_are_one_line_without_traceback(
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_bad_arguments_are_refused_by_the_parser() -> None:
+def test_a_bad_argument_is_one_line_and_exit_status_1() -> None:
     result = place_command("admin", "resize", "wide", "10", env={})
-    assert result.returncode == 2 and "invalid int value: 'wide'" in result.stderr
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == (
+        "place admin resize: argument width: 'wide' is not a whole number;"
+        " see place admin resize --help\n"
+    )
+
+
+def test_place_api_on_a_busy_port_stops_at_once(redis_server: RedisServer) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"PLACE_REDIS_URL": redis_server.url, "PLACE_AUTH": "dev"}
+        result = place_command("api", "--port", str(port), env=env)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"place api: port {port} on 127.0.0.1 is in use (is another place running?);"
+        " choose another with --port or PLACE_PORT\n"
+    )
 
 
 def test_admin_refuses_what_does_not_fit(cluster: Cluster) -> None:
@@ -61,37 +74,33 @@ def test_admin_refuses_what_does_not_fit(cluster: Cluster) -> None:
     assert result.returncode == 1 and "no canvas yet" in result.stderr
 
 
-def test_place_dev_runs_everything_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLACE_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "place", "dev", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                assert time.monotonic() < deadline, "place dev did not become ready"
-                time.sleep(0.1)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as page:
-            assert page.status == 200 and b"<html" in page.read().lower()
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=20)
-    finally:
-        process.kill()
-    assert process.returncode == 0
-    assert f"running at http://127.0.0.1:{port}/" in output
-    assert "Traceback" not in output
-    assert (tmp_path / "var" / "redis").is_dir()
-    redis_port = int(re.search(r"started redis-server at redis://127.0.0.1:(\d+)/", output)[1])
-    with pytest.raises(OSError):  # its redis-server is gone too
-        socket.create_connection(("127.0.0.1", redis_port), timeout=1).close()
+def test_wipe_says_which_part_does_not_fit(cluster: Cluster) -> None:
+    cluster.ticker()
+    config_key = Keys(cluster.env.get("PLACE_KEY_PREFIX", "place")).config
+    redis = redis_sync.Redis.from_url(cluster.redis_url)
+    deadline = time.monotonic() + 15
+    while not redis.exists(config_key):  # the ticker makes the 64x48 canvas
+        assert time.monotonic() < deadline, "no canvas"
+        time.sleep(0.05)
+    redis.close()
+    for args, message in (
+        (("0", "0", "0", "5"), "a rectangle is at least 1x1 pixels, got 0x5"),
+        (
+            ("60", "0", "10", "10"),
+            "the rectangle 10x10 at (60, 0) reaches outside the 64x48 canvas:"
+            " its last column 69 is past 63",
+        ),
+        (
+            ("0", "40", "64", "10"),
+            "the rectangle 64x10 at (0, 40) reaches outside the 64x48 canvas:"
+            " its last row 49 is past 47",
+        ),
+        (("-1", "0", "2", "2"), "starts outside the canvas (x and y must be 0 or more)"),
+        (("0", "0", "2", "2", "--color", "32"), "colour 32 is not in the palette of 32 colours"),
+    ):
+        result = cluster.admin("wipe", *args)
+        assert result.returncode == 1, result
+        assert result.stderr.startswith("place admin: ") and message in result.stderr
+        assert result.stderr.count("\n") == 1
+    done = cluster.admin("wipe", "60", "40", "4", "8", "--color", "31")
+    assert done.returncode == 0 and done.stdout.startswith("wiped 4x8 at (60, 40) to colour 31")

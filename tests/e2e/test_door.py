@@ -66,7 +66,8 @@ async def test_only_listed_origins_may_connect(cluster: Cluster) -> None:
     await player.close()
     async with httpx.AsyncClient(base_url=pod.url) as http:
         assert (await http.get("/api/config")).status_code == 200  # plain HTTP is not limited
-        assert "place_refused_origin 2" in (await http.get("/metrics")).text
+        metrics = (await http.get("/metrics")).text
+        assert 'place_refused_total{reason="origin"} 2.0' in metrics
 
 
 async def test_the_connections_of_one_address_are_capped_others_unaffected(

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import redis as redis_sync
 
+from place.keys import Keys
 from place.settings import Settings
 from place.snapshot.archive import decode_chunk, merge_rows
 from place.store import Store, open_store
@@ -38,7 +39,7 @@ async def until(condition, timeout: float, what: str) -> None:  # type: ignore[n
 
 
 def redis_canvas(cluster: Cluster) -> np.ndarray | None:
-    raw = redis_sync.Redis.from_url(cluster.redis_url).get("place:canvas")
+    raw = redis_sync.Redis.from_url(cluster.redis_url).get(Keys().canvas)
     return None if raw is None else np.frombuffer(raw, np.uint8)
 
 

@@ -4,9 +4,11 @@ catching up from what the ticker keeps."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 import zlib
 
 import numpy as np
+import orjson
 import pytest
 from redis.asyncio import Redis
 
@@ -28,6 +30,7 @@ class Channel:
     """What the ticker published, as the pods receive it."""
 
     def __init__(self, redis: Redis) -> None:
+        self.redis = redis
         self.pubsub = redis.pubsub(ignore_subscribe_messages=True)
 
     async def __aenter__(self) -> Channel:
@@ -38,12 +41,16 @@ class Channel:
         await self.pubsub.aclose()
 
     async def messages(self) -> list[protocol.BusDelta | dict]:
-        """Everything published so far (a subscribe confirmation also reads as None)."""
+        """Everything published so far: what arrives before a marker published now (Redis
+        delivers a channel's messages in the order it took them), however slowly it comes."""
+        marker = orjson.dumps({"t": "test-marker", "id": uuid.uuid4().hex})
+        await self.redis.publish(KEYS.channel, marker)
         found = []
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 0.3
-        while loop.time() < deadline:
-            message = await self.pubsub.get_message(timeout=0.05)
+        deadline = asyncio.get_running_loop().time() + 10
+        while (message := await self.pubsub.get_message(timeout=0.5)) is None or (
+            message["data"] != marker
+        ):
+            assert asyncio.get_running_loop().time() < deadline, f"only {found} came"
             if message is not None:
                 found.append(protocol.decode_bus(message["data"]))
         return found

@@ -8,6 +8,8 @@ import zlib
 import numpy as np
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from place import protocol
 from place.config import LiveConfig
@@ -147,3 +149,159 @@ def test_bus_delta_round_trip() -> None:
 def test_bus_notice_round_trip() -> None:
     notice = protocol.decode_bus(protocol.encode_notice("tick", seq=12))
     assert notice == {"t": "tick", "seq": 12}
+
+
+# --- the compact delta (0x03) and the checksum, for /ws?v=2 ---------------------------------
+
+_CANVAS_2022 = 2000 * 2000
+
+
+@st.composite
+def deltas(draw: st.DrawFn, size: int = _CANVAS_2022) -> tuple[np.ndarray, np.ndarray]:
+    """A tick's delta as the ticker makes it: distinct pixels ascending, one colour each."""
+    pixels = draw(st.sets(st.integers(0, size - 1), max_size=300))
+    colors = draw(st.lists(st.integers(0, 255), min_size=len(pixels), max_size=len(pixels)))
+    return np.array(sorted(pixels), np.uint32), np.array(colors, np.uint8)
+
+
+def test_compact_delta_layout_is_the_contracts() -> None:
+    pixels = np.array([1, 130, 70000], np.uint32)
+    frame = protocol.encode_compact_delta(5, pixels, np.array([3, 31, 0], np.uint8))
+    assert frame[:4] == b"\x03\x00\x00\x00"
+    assert frame[4:8] == struct.pack("<I", 5)
+    assert frame[8:12] == struct.pack("<I", 3)
+    # varints: 1 as is, then 129 = 130 - 1 and 69870 = 70000 - 130; then the colours
+    assert zlib.decompress(frame[12:]) == bytes([0x01, 0x81, 0x01, 0xEE, 0xA1, 0x04, 3, 31, 0])
+
+
+@pytest.mark.parametrize(
+    ("value", "encoded"),
+    [
+        (0, "00"),
+        (127, "7f"),
+        (128, "8001"),
+        (16383, "ff7f"),
+        (16384, "808001"),
+        (2**21, "80808001"),
+        (2**28, "8080808001"),
+        (2**32 - 1, "ffffffff0f"),
+    ],
+)
+def test_leb128_at_every_length_boundary(value: int, encoded: str) -> None:
+    assert protocol.leb128_encode(np.array([value], np.uint32)).hex() == encoded
+    values, used = protocol.leb128_decode(np.frombuffer(bytes.fromhex(encoded), np.uint8), 1)
+    assert values.tolist() == [value] and used == len(encoded) // 2
+
+
+@given(deltas(), st.integers(0, 2**32 - 1))
+def test_compact_delta_round_trips(delta: tuple[np.ndarray, np.ndarray], seq: int) -> None:
+    pixels, colors = delta
+    frame = protocol.encode_compact_delta(seq, pixels, colors)
+    decoded = protocol.decode_compact_delta(frame)
+    assert decoded.seq == seq == protocol.frame_seq(frame)
+    assert decoded.pixels.dtype == np.uint32 and decoded.pixels.tolist() == pixels.tolist()
+    assert decoded.colors.tolist() == colors.tolist()
+    # the same pixels as the 0x02 frame of the same tick
+    plain = protocol.decode_any_delta(protocol.encode_delta(seq, pixels, colors))
+    assert protocol.decode_any_delta(frame).pixels.tolist() == plain.pixels.tolist()
+
+
+@given(st.sets(st.integers(0, 2**32 - 1), min_size=1, max_size=50))
+def test_compact_delta_takes_any_u32_pixel(pixels: set[int]) -> None:
+    ordered = np.array(sorted(pixels), np.uint32)
+    colors = np.arange(ordered.size, dtype=np.uint8)
+    decoded = protocol.decode_compact_delta(protocol.encode_compact_delta(1, ordered, colors))
+    assert decoded.pixels.tolist() == ordered.tolist()
+
+
+def test_empty_compact_delta() -> None:
+    frame = protocol.encode_compact_delta(9, np.empty(0, np.uint32), np.empty(0, np.uint8))
+    assert frame[8:12] == b"\x00\x00\x00\x00" and zlib.decompress(frame[12:]) == b""
+    decoded = protocol.decode_compact_delta(frame)
+    assert decoded.seq == 9 and decoded.pixels.size == 0 and decoded.colors.size == 0
+
+
+@pytest.mark.parametrize("pixel", [0, 1, 999_999, 2**32 - 1])
+def test_single_pixel_compact_delta(pixel: int) -> None:
+    frame = protocol.encode_compact_delta(2, np.array([pixel], np.uint32), np.array([7], np.uint8))
+    decoded = protocol.decode_compact_delta(frame)
+    assert decoded.pixels.tolist() == [pixel] and decoded.colors.tolist() == [7]
+
+
+@pytest.mark.parametrize(("width", "height"), [(1000, 1000), (2000, 2000)])
+def test_full_canvas_compact_delta(width: int, height: int) -> None:
+    """Every pixel at once (a wipe of the whole canvas): one byte a pixel before zlib."""
+    pixels = np.arange(width * height, dtype=np.uint32)
+    colors = (pixels % 32).astype(np.uint8)
+    frame = protocol.encode_compact_delta(3, pixels, colors)
+    decoded = protocol.decode_compact_delta(frame)
+    assert np.array_equal(decoded.pixels, pixels) and np.array_equal(decoded.colors, colors)
+    assert len(frame) < width * height // 50  # steps of 1 and a repeating pattern: tiny
+
+
+def test_compact_delta_needs_ascending_distinct_pixels() -> None:
+    colors = np.array([1, 2], np.uint8)
+    for pixels in ([5, 5], [6, 5]):
+        with pytest.raises(ValueError, match="ascending"):
+            protocol.encode_compact_delta(1, np.array(pixels, np.uint32), colors)
+
+
+def _compact(seq: int, n: int, body: bytes) -> bytes:
+    return struct.pack("<B3xII", 3, seq, n) + zlib.compress(body)
+
+
+@pytest.mark.parametrize(
+    ("frame", "match"),
+    [
+        (b"\x03\x00\x00", "not a compact delta"),
+        (protocol.encode_delta(1, np.array([4], np.uint32), np.array([1], np.uint8)), "not a"),
+        (_compact(1, 2, bytes([1, 2, 7])), "need"),  # one colour short
+        (_compact(1, 1, bytes([1, 7, 7])), "need"),  # a byte too many
+        (_compact(1, 1, bytes([0x80, 0x80])), "varints"),  # a varint that never ends
+        (_compact(1, 2, bytes([0x80] * 5 + [1, 7, 7])), "longer than 5"),
+        (_compact(1, 1, bytes(7)), "more bytes than 1 pixels"),
+        (_compact(1, 2, bytes([4, 0, 1, 1])), "ascending"),  # the same pixel twice
+        (struct.pack("<B3xII", 3, 1, 1) + b"not zlib", "zlib"),
+        (_compact(1, 1, bytes([1, 7]))[:-2], "end the frame"),  # stream cut short
+        (_compact(1, 1, bytes([1, 7])) + b"\x00", "end the frame"),  # bytes after the stream
+        (_compact(1, 2, bytes([0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 1, 1, 1])), "past u32"),
+    ],
+)
+def test_bad_compact_deltas_are_refused(frame: bytes, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        protocol.decode_compact_delta(frame)
+
+
+def test_compact_delta_is_smaller_than_the_plain_one() -> None:
+    """The issue's target: at most 2.2 bytes a pixel for 4,000 random placements (1000x1000)."""
+    rng = np.random.default_rng(1)
+    pixels = np.sort(rng.choice(1_000_000, 4000, replace=False)).astype(np.uint32)
+    colors = rng.integers(0, 32, 4000).astype(np.uint8)
+    compact = protocol.encode_compact_delta(1, pixels, colors)
+    assert len(protocol.encode_delta(1, pixels, colors)) == 12 + 5 * 4000
+    assert len(compact) + 4 <= 2.2 * 4000  # with its websocket header
+
+
+def test_sum_frame() -> None:
+    assert orjson.loads(protocol.encode_sum(12, 4_000_000_000)) == {
+        "t": "sum",
+        "seq": 12,
+        "crc32": 4_000_000_000,
+    }
+
+
+def test_bus_carries_both_frames_of_a_tick() -> None:
+    pixels, colors = np.array([1, 9], np.uint32), np.array([2, 3], np.uint8)
+    frame = protocol.encode_delta(3, pixels, colors)
+    compact = protocol.encode_compact_delta(3, pixels, colors)
+    bus = protocol.decode_bus(protocol.encode_bus_delta(frame, 1.5, 77, compact))
+    assert isinstance(bus, protocol.BusDelta)
+    assert (bus.frame, bus.compact, bus.published, bus.tick_us, bus.seq) == (
+        frame,
+        compact,
+        1.5,
+        77,
+        3,
+    )
+    old = protocol.decode_bus(protocol.encode_bus_delta(frame, 1.5, 77))  # a ticker before 0x03
+    assert isinstance(old, protocol.BusDelta) and old.compact is None and old.frame == frame

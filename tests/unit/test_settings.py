@@ -41,7 +41,7 @@ def test_environment_and_flags() -> None:
     ("env", "message"),
     [
         ({"PLACE_PORT": "http"}, "PLACE_PORT must be a whole number, got 'http'"),
-        ({"PLACE_PORT": "70000"}, "PLACE_PORT must be between 0 and 65535, got 70000"),
+        ({"PLACE_PORT": "70000"}, "PLACE_PORT must be between 1 and 65535, got 70000"),
         ({"PLACE_TICK_MS": "fast"}, "PLACE_TICK_MS must be a whole number, got 'fast'"),
         ({"PLACE_COOLDOWN_S": "-1"}, "PLACE_COOLDOWN_S must be at least 0, got -1"),
         ({"PLACE_AUTH": "none"}, "PLACE_AUTH must be one of firebase, dev, got 'none'"),

@@ -52,13 +52,22 @@ export interface KeyValueStore {
 }
 
 export const DEV_NAME_KEY = 'place.devName';
-export const MAX_NAME_LENGTH = 32;
 
-/** A name as typed, trimmed; an error message when it cannot be used. */
+/**
+ * The server's rule for a dev name (place/api/auth.py, `_DEV_NAME`, Python's Unicode `\w`): 1 to 32
+ * letters, digits, spaces, dots, dashes or underscores, counted in characters (code points).
+ */
+const NAME_RULE = /^[\p{L}\p{N}_ .-]{1,32}$/u;
+/** What the server says when it refuses a name, word for word: one rule, one message. */
+export const NAME_RULE_MESSAGE = 'A name is 1 to 32 letters, digits, spaces, dots, dashes or underscores.';
+
+/**
+ * A name as typed, made what the server takes (composed accents, trimmed, runs of white space one
+ * space), or the server's message when it would refuse it. Nothing is cut: a long name is refused.
+ */
 export function checkName(raw: string): { name: string } | { error: string } {
-  const name = raw.trim().replace(/\s+/g, ' ');
-  if (name.length === 0) return { error: 'Type a name to sign in.' };
-  if (name.length > MAX_NAME_LENGTH) return { error: `Use at most ${MAX_NAME_LENGTH} characters.` };
+  const name = raw.normalize('NFC').trim().replace(/\s+/g, ' ');
+  if (!NAME_RULE.test(name)) return { error: NAME_RULE_MESSAGE };
   return { name };
 }
 

@@ -6,7 +6,7 @@
  * on top. `pixels` is a Uint32Array view of `rgba` so one pixel is one store.
  */
 import { paletteTable } from './palette';
-import type { Delta } from './protocol';
+import { crc32, type Delta } from './protocol';
 
 export type DeltaResult =
   /** seq was the next one: applied. */
@@ -132,6 +132,11 @@ export class CanvasState {
     }
     if (corrupt) return 'corrupt';
     return gap ? 'gap' : 'applied';
+  }
+
+  /** CRC-32 of the server's truth (the palette indices, row-major), as `{"t":"sum"}` carries it. */
+  checksum(): number {
+    return crc32(this.indices);
   }
 
   inBounds(x: number, y: number): boolean {

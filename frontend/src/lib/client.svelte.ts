@@ -6,7 +6,7 @@ import type { AuthProvider, SignInRequest } from './auth';
 import { CanvasState } from './canvasState';
 import { Connection, type ConnectionStatus, type StatusInfo } from './connection';
 import { CanvasFeed } from './feed';
-import { errorText } from './messages';
+import { asSentence, errorText } from './messages';
 import {
   decodeText,
   encodeAuth,
@@ -17,6 +17,7 @@ import {
   type ServerError,
   type User,
 } from './protocol';
+import { NO_SCHEDULE, readSchedule, type Schedule } from './schedule';
 import { ServerClock, remainingMs } from './time';
 import type { Toasts } from './toasts.svelte';
 
@@ -67,6 +68,8 @@ export class PlaceClient {
   palette = $state<string[]>([]);
   cooldownMs = $state(0);
   open = $state(true);
+  /** A pending opening or closing (`hello`'s opens_at_ms / closes_at_ms), for the countdown. */
+  schedule = $state<Schedule>(NO_SCHEDULE);
   user = $state<User | null>(null);
   /** Server-clock ms when the player may place again. */
   nextPlaceAtMs = $state(0);
@@ -361,7 +364,7 @@ export class PlaceClient {
         this.user = null;
         this.announceSignIn = false;
         void this.auth?.signOut();
-        const reason = msg.message || 'The server did not accept it.';
+        const reason = asSentence(msg.message) || 'The server did not accept it.';
         if (this.signInWaiter) this.settleSignIn(reason); // the sign-in form shows it
         else this.o.toasts.show('error', 'Sign-in failed.', reason);
         return;
@@ -449,6 +452,7 @@ export class PlaceClient {
     switch (msg.t) {
       case 'hello':
         this.onHello(msg);
+        this.schedule = readSchedule(text);
         break;
       case 'placed':
         this.onPlaced(msg);
@@ -459,6 +463,9 @@ export class PlaceClient {
       case 'tick':
         this.sawTick = true;
         this.feed.pushTick(msg.seq);
+        break;
+      case 'sum':
+        this.feed.pushSum(msg.seq, msg.crc32);
         break;
     }
   }

@@ -33,7 +33,17 @@ export interface ConnectionOptions {
   stableAfterMs?: number;
   createSocket?: (url: string) => WebSocket;
   random?: () => number;
+  /** An open socket that hears nothing this long is taken for dead, closed and replaced. */
+  deadAfterMs?: number;
 }
+
+/**
+ * The dead-socket watchdog's limit. Pods send every player `{"t":"tick","seq":N}` every 5 s (and
+ * deltas as they come), so three missed heartbeats mean the socket is gone even though the browser
+ * saw no close (a dropped NAT entry, a sleeping laptop); the pod closes its end within
+ * `PLACE_PING_TIMEOUT_S` (20 s) likewise.
+ */
+export const DEAD_AFTER_MS = 15_000;
 
 /** Delay before attempt `attempt` (0-based): base * 2^attempt capped at max, jittered to [50%, 100%]. */
 export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
@@ -41,9 +51,12 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
-/** `ws://host/ws` or `wss://host/ws` for a page location. */
+/**
+ * `ws://host/ws?v=2` or `wss://host/ws?v=2` for a page location: v2 asks for compact deltas (0x03) and
+ * checksums instead of a whole snapshot every minute (SPEC.md).
+ */
 export function socketUrl(loc: { protocol: string; host: string }): string {
-  return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/ws`;
+  return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/ws?v=2`;
 }
 
 export class Connection {
@@ -52,6 +65,8 @@ export class Connection {
   private attempt = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private openedAt = 0;
+  private heardAt = 0;
+  private watchdog: ReturnType<typeof setInterval> | null = null;
   private stopped = true;
   private readonly o: Required<Omit<ConnectionOptions, 'onOpen' | 'onStatus'>> &
     Pick<ConnectionOptions, 'onOpen' | 'onStatus'>;
@@ -63,6 +78,7 @@ export class Connection {
       stableAfterMs: 5_000,
       createSocket: (url) => new WebSocket(url),
       random: Math.random,
+      deadAfterMs: DEAD_AFTER_MS,
       ...options,
     };
   }
@@ -71,10 +87,17 @@ export class Connection {
     if (!this.stopped) return;
     this.stopped = false;
     this.open();
+    this.watchdog = setInterval(() => {
+      if (this.status === 'open' && this.socket && Date.now() - this.heardAt > this.o.deadAfterMs) {
+        this.reconnectNow();
+      }
+    }, Math.min(1_000, this.o.deadAfterMs / 5));
   }
 
   stop(): void {
     this.stopped = true;
+    if (this.watchdog !== null) clearInterval(this.watchdog);
+    this.watchdog = null;
     this.clearTimer();
     const s = this.socket;
     this.socket = null;
@@ -123,10 +146,12 @@ export class Connection {
     this.socket = s;
     s.onopen = () => {
       this.openedAt = Date.now();
+      this.heardAt = this.openedAt;
       this.setStatus('open', { attempt: this.attempt, retryInMs: 0, closeCode: null });
       this.o.onOpen?.();
     };
     s.onmessage = (ev: MessageEvent) => {
+      this.heardAt = Date.now();
       if (typeof ev.data === 'string') this.o.onText(ev.data);
       else if (ev.data instanceof ArrayBuffer) this.o.onBinary(ev.data);
     };

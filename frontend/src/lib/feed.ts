@@ -82,6 +82,19 @@ export class CanvasFeed {
     });
   }
 
+  /**
+   * A checksum `{"t":"sum","seq":N,"crc32":C}` (v2): the canvas at seq N has CRC-32 C. Ours at N differs:
+   * ask for the canvas; ours is behind N: a delta went missing. Checked in frame order.
+   */
+  pushSum(seq: number, crc: number): void {
+    this.enqueue(() => {
+      const { state } = this.opts;
+      if (!state.hasSnapshot || seq < state.seq) return;
+      if (seq > state.seq) this.resync(`checksum seq ${seq} ahead of ${state.seq}`);
+      else if (state.checksum() !== crc) this.resync(`canvas differs from the server's at seq ${seq}`);
+    });
+  }
+
   /** Drop deltas until the next snapshot: a new connection, or a `hello` announcing another size. */
   expectSnapshot(): void {
     this.enqueue(() => this.opts.state.expectSnapshot());

@@ -35,8 +35,15 @@ export function errorText(code: string, message: string, retryInMs?: number, now
     title = `Not yet: you can place again in ${formatDurationWords(retryInMs)}.`;
   }
   if (code === 'banned') return { title, detail: banDetail(message, retryInMs, nowMs) };
-  const detail = message && message.trim().toLowerCase() !== title.toLowerCase() ? message.trim() : '';
-  return { title, detail };
+  const detail = asSentence(message);
+  return { title, detail: detail.toLowerCase() !== title.toLowerCase() ? detail : '' };
+}
+
+/** A server's reason as the page says things: a sentence ("the token has expired" -> "The token has expired."). */
+export function asSentence(message: string): string {
+  const text = message.trim();
+  if (!text) return '';
+  return text[0].toUpperCase() + text.slice(1) + (/[.!?…]$/.test(text) ? '' : '.');
 }
 
 /** "Reason: spamming. The ban ends on 3 Dec 2025, 14:05 (in 2 hours)." / "... The ban is permanent." */

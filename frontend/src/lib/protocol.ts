@@ -6,11 +6,18 @@
  *             then a zlib stream (RFC 1950) of width*height palette indices, row-major.
  *   delta     byte 0 = 0x02, bytes 1-3 = 0, u32 seq @4, u32 n @8,
  *             then n u32 pixel indices (y*width+x) @12, then n u8 palette indices.
+ *   compact   byte 0 = 0x03, bytes 1-3 = 0, u32 seq @4, u32 n @8, then a zlib stream of n unsigned
+ *             LEB128 varints (the pixel indices ascending: the first as is, each next as its
+ *             difference from the one before), then n u8 palette indices. Only on `/ws?v=2`,
+ *             which the page asks for; it then also gets `{"t":"sum","seq":N,"crc32":C}` (the
+ *             CRC-32 of its canvas at seq N) instead of a whole snapshot every minute.
  * Text frames are JSON objects with a type field `t`.
  */
+import { unzlibSync } from 'fflate';
 
 export const FRAME_SNAPSHOT = 0x01;
 export const FRAME_DELTA = 0x02;
+export const FRAME_COMPACT_DELTA = 0x03;
 export const SNAPSHOT_HEADER_BYTES = 12;
 export const DELTA_HEADER_BYTES = 12;
 
@@ -47,6 +54,7 @@ export interface SnapshotHeader {
   data: Uint8Array;
 }
 
+/** A delta, from a 0x02 or a 0x03 frame (the same meaning). */
 export interface Delta {
   kind: 'delta';
   seq: number;
@@ -94,7 +102,84 @@ export function decodeBinary(frame: ArrayBuffer | Uint8Array): BinaryFrame {
     const colors = bytes.subarray(DELTA_HEADER_BYTES + 4 * n, DELTA_HEADER_BYTES + 5 * n);
     return { kind: 'delta', seq, pixels, colors };
   }
+  if (kind === FRAME_COMPACT_DELTA) return decodeCompactDelta(seq, view.getUint32(8, true), bytes);
   throw new ProtocolError(`unknown binary frame type 0x${kind.toString(16).padStart(2, '0')}`);
+}
+
+/** 128 ** k: the weight of a varint's byte k (multiplied, not shifted: bits past 31 stay exact). */
+const VARINT_WEIGHT = [1, 128, 16384, 2097152, 268435456];
+
+/** A compact delta (0x03): inflate at once (fflate, synchronous), then read the varints. */
+function decodeCompactDelta(seq: number, n: number, bytes: Uint8Array): Delta {
+  let body: Uint8Array;
+  try {
+    body = unzlibSync(bytes.subarray(DELTA_HEADER_BYTES));
+  } catch (err) {
+    throw new ProtocolError(`compact delta ${seq}: bad zlib stream (${String(err)})`);
+  }
+  const length = body.length;
+  if (length > 6 * n) throw new ProtocolError(`compact delta ${seq}: more bytes than ${n} pixels can take`);
+  const pixels = new Uint32Array(n);
+  let pos = 0;
+  let pixel = 0;
+  for (let i = 0; i < n; i++) {
+    let b = body[pos++];
+    let step = b & 0x7f;
+    let k = 1;
+    while (b & 0x80) {
+      if (k === 5) throw new ProtocolError(`compact delta ${seq}: a varint longer than 5 bytes`);
+      b = body[pos++]; // past the end: undefined, read as 0; the length check below catches it
+      step += (b & 0x7f) * VARINT_WEIGHT[k++];
+    }
+    if (i > 0 && step === 0) throw new ProtocolError(`compact delta ${seq}: pixels must be ascending, each once`);
+    pixel += step;
+    if (pixel > 0xffffffff) throw new ProtocolError(`compact delta ${seq}: pixel index past u32`);
+    pixels[i] = pixel;
+  }
+  if (pos + n !== length) {
+    throw new ProtocolError(`compact delta ${seq}: ${n} pixels need ${pos + n} bytes, got ${length}`);
+  }
+  return { kind: 'delta', seq, pixels, colors: body.subarray(pos, length) };
+}
+
+let crcTable: Uint32Array | null = null;
+
+/** Slicing-by-8 tables for CRC-32 (zlib's: reflected, polynomial 0xEDB88320). */
+function crcTables(): Uint32Array {
+  if (crcTable) return crcTable;
+  const t = new Uint32Array(8 * 256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[i] = c;
+  }
+  for (let i = 0; i < 256; i++) {
+    for (let s = 1; s < 8; s++) t[s * 256 + i] = (t[(s - 1) * 256 + i] >>> 8) ^ t[t[(s - 1) * 256 + i] & 0xff];
+  }
+  crcTable = t;
+  return t;
+}
+
+/** zlib's CRC-32 of `bytes` (what `{"t":"sum"}` carries for the canvas), as an unsigned number. */
+export function crc32(bytes: Uint8Array): number {
+  const t = crcTables();
+  let c = ~0;
+  let i = 0;
+  const end8 = bytes.length - (bytes.length % 8);
+  for (; i < end8; i += 8) {
+    c ^= bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
+    c =
+      t[1792 + (c & 0xff)] ^
+      t[1536 + ((c >>> 8) & 0xff)] ^
+      t[1280 + ((c >>> 16) & 0xff)] ^
+      t[1024 + (c >>> 24)] ^
+      t[768 + bytes[i + 4]] ^
+      t[512 + bytes[i + 5]] ^
+      t[256 + bytes[i + 6]] ^
+      t[bytes[i + 7]];
+  }
+  for (; i < bytes.length; i++) c = t[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
 }
 
 export const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -174,7 +259,14 @@ export interface Tick {
   seq: number;
 }
 
-export type ServerMessage = Hello | Placed | ServerError | Tick;
+/** The canvas's CRC-32 at `seq` (v2 only, every PLACE_RESYNC_S): resync if ours differs. */
+export interface Sum {
+  t: 'sum';
+  seq: number;
+  crc32: number;
+}
+
+export type ServerMessage = Hello | Placed | ServerError | Tick | Sum;
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -241,6 +333,9 @@ export function decodeText(text: string): ServerMessage | null {
     case 'tick':
       if (!num(msg.seq)) throw new ProtocolError('tick without seq');
       return { t: 'tick', seq: msg.seq };
+    case 'sum':
+      if (!num(msg.seq) || !num(msg.crc32)) throw new ProtocolError('sum without seq or crc32');
+      return { t: 'sum', seq: msg.seq, crc32: msg.crc32 };
     default:
       return null;
   }

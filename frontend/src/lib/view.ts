@@ -103,14 +103,6 @@ export function zoomStep(zoom: number, direction: 1 | -1): number {
   return clampZoom(direction > 0 ? zoom * 2 : zoom / 2);
 }
 
-/** The whole canvas in the viewport, with a margin, centred. */
-export function fitView(canvas: Size, viewport: Size, margin = 24): View {
-  const zw = (viewport.width - 2 * margin) / Math.max(1, canvas.width);
-  const zh = (viewport.height - 2 * margin) / Math.max(1, canvas.height);
-  const zoom = clampZoom(Math.max(MIN_ZOOM, Math.min(zw, zh)));
-  return { cx: canvas.width / 2, cy: canvas.height / 2, zoom };
-}
-
 export interface Insets {
   top: number;
   right: number;
@@ -119,6 +111,38 @@ export interface Insets {
 }
 
 export const NO_INSETS: Insets = { top: 0, right: 0, bottom: 0, left: 0 };
+
+/** Space kept around the canvas at "fit": less on a phone, where every pixel of width counts. */
+export function fitMargin(viewport: Size): number {
+  return Math.min(viewport.width, viewport.height) < 640 ? 12 : 24;
+}
+
+/**
+ * The whole canvas in what the `insets` (screen px covered by bars and panels) leave visible of the
+ * viewport, with a margin, centred there. Insets that leave too little room (less than a quarter of
+ * the viewport either way) are ignored: the canvas then fits the viewport, partly covered.
+ */
+export function fitView(canvas: Size, viewport: Size, margin = 24, insets: Insets = NO_INSETS): View {
+  let { top, right, bottom, left } = insets;
+  const w = viewport.width - left - right;
+  const h = viewport.height - top - bottom;
+  if (w < viewport.width / 4 || h < viewport.height / 4) top = right = bottom = left = 0;
+  const zw = (viewport.width - left - right - 2 * margin) / Math.max(1, canvas.width);
+  const zh = (viewport.height - top - bottom - 2 * margin) / Math.max(1, canvas.height);
+  const zoom = clampZoom(Math.max(MIN_ZOOM, Math.min(zw, zh)));
+  // The canvas's centre goes to the centre of the visible part, not of the viewport.
+  return {
+    cx: canvas.width / 2 - (left - right) / 2 / zoom,
+    cy: canvas.height / 2 - (top - bottom) / 2 / zoom,
+    zoom,
+  };
+}
+
+/** Whether two views show the same thing (to well under a screen pixel). */
+export function sameView(a: View, b: View): boolean {
+  const near = (p: number, q: number) => Math.abs(p - q) <= 1e-6 * Math.max(1, Math.abs(p), Math.abs(q));
+  return near(a.zoom, b.zoom) && near(a.cx, b.cx) && near(a.cy, b.cy);
+}
 
 /**
  * Pan as little as needed so pixel (x, y) is inside the viewport, `margin` screen px from its edges,
