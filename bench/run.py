@@ -1572,9 +1572,10 @@ MODEL_PEAK_PER_S = 8_000  # the event this project is modelled on: 45,000 player
 
 def _latencies(m: dict[str, Any]) -> tuple[np.ndarray, int]:
     """place -> pixel at every viewer: for each acknowledged placement (a sample of 20,000), the
-    first delta (as the decoding viewer got them) that holds its pixel and arrived after the
-    acknowledgement; the arrival of that delta at every viewer minus the send. Pixels repeat
-    (uniform placements), so a pixel maps to every seq that carried it."""
+    first delta (as the decoding viewer got them) that holds its pixel and arrived after it was
+    sent; the arrival of that delta at every viewer minus the send. Pixels repeat (uniform
+    placements), so a pixel maps to every seq that carried it (another placement of the same
+    pixel within the same half second would be taken for this one: rare at 4,000/s)."""
     seqs_of: dict[int, list[int]] = {}
     for seq in sorted(m["decoded"]):
         for px in m["decoded"][seq]:
@@ -1587,9 +1588,7 @@ def _latencies(m: dict[str, Any]) -> tuple[np.ndarray, int]:
     for px, ts, ta in list(zip(c["px"], c["t_send"], c["t_ack"], strict=True))[::every]:
         if ta <= 0:
             continue
-        seq = next(
-            (q for q in seqs_of.get(px, ()) if first_arrival.get(q, -1.0) >= ta - 0.002), None
-        )
+        seq = next((q for q in seqs_of.get(px, ()) if first_arrival.get(q, -1.0) >= ts), None)
         if seq is None:
             unmatched += 1
             continue
