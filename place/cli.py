@@ -28,7 +28,9 @@ class _Parser(argparse.ArgumentParser):
     """
 
     def error(self, message: str) -> NoReturn:
-        raise SettingsError(f"{self.prog}: {_plainer(message)}; see {self.prog} --help")
+        # a value may hold a newline or a control character: shown escaped, the line stays one
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in _plainer(message))
+        raise SettingsError(f"{self.prog}: {message}; see {self.prog} --help")
 
 
 def _plainer(message: str) -> str:

@@ -107,6 +107,11 @@ class Connection:
         player sent that the pod has not handled yet are dropped unanswered (see `closing`)."""
         self._protocol.shutdown()
 
+    def abort(self) -> None:
+        """Drop the socket at once, unsent bytes and all: a peer that stopped reading never
+        takes its close frame, and its buffer would stay for as long as TCP keeps it open."""
+        self._transport.abort()
+
 
 class FastReader(asyncio.Protocol):
     """Stands between an accepted player's socket and uvicorn's websocket protocol.
@@ -347,8 +352,12 @@ class Hub:
                 connection.resync_at = now + self.resync_s
                 if connection.v2 and not connection.stale:
                     connection.write(checksum())
+                elif now - connection.canvas_at < RESYNC_EVERY_S:  # had one just now
+                    connection.stale = True
+                    connection.resync_at = connection.canvas_at + RESYNC_EVERY_S
                 elif connection.backlog <= self.low_water:
                     connection.write_all(catch_up(connection.v2))
+                    connection.canvas_at = now
                     connection.stale = False
                 else:
                     connection.stale = True

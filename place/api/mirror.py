@@ -195,9 +195,11 @@ class Mirror:
         if isinstance(bus, protocol.BusDelta):
             self.metrics.delta_latency.observe(max(0.0, time.time() - bus.published))
             self.metrics.tick_duration.observe(bus.tick_us / 1e6)
-            if not self.loaded or bus.seq <= self.seq:
+            if not self.loaded or bus.seq == self.seq:
                 return
-            if bus.seq == self.seq + 1:
+            if bus.seq < self.seq:
+                await self._went_back(bus.seq)
+            elif bus.seq == self.seq + 1:
                 self._apply(bus.frame, bus.compact, deliver=True)
                 # publication to the last of this pod's players written (place_delta_fanout_seconds)
                 self.metrics.delta_fanout.observe(max(0.0, time.time() - bus.published))
@@ -207,8 +209,18 @@ class Mirror:
             self.metrics.tick_duration.observe(bus.get("tick_us", 0) / 1e6)
             if self.loaded and bus["seq"] > self.seq:
                 await self.fetch_missed()
+            elif self.loaded and bus["seq"] < self.seq:
+                await self._went_back(bus["seq"])
         elif bus["t"] == "snapshot" and not self._matches(bus):
             await self.reload(announce=True)
+
+    async def _went_back(self, seq: int) -> None:
+        """The ticker's `seq` is below ours: Redis lost its last writes (restarted from an
+        append-only file that missed them). Its canvas is the truth now: reload and tell every
+        player. (Right after a resubscription, a message sent before the reload read Redis can
+        also come late: reloading then only sends the canvas once more.)"""
+        logger.warning("the ticker's seq went back from %d to %d; reloading", self.seq, seq)
+        await self.reload(announce=True)
 
     def _matches(self, notice: dict[str, int]) -> bool:
         """Whether our canvas is the one the ticker just saved (a cheap self-check)."""

@@ -50,6 +50,9 @@ DRAIN_PLACEMENTS_S = 5.0
 # every player gets {"t":"tick","seq":N} this often: a page that hears nothing for three of them
 # takes its socket for dead and reconnects (frontend/src/lib/connection.ts)
 HEARTBEAT_EVERY_S = 5
+# a connection still here this long after its close began (a peer that stopped reading does not
+# take its close frame) is dropped, unsent bytes and all
+CLOSE_GRACE_S = 5.0
 
 
 class Pod:
@@ -69,6 +72,7 @@ class Pod:
         self.leaving = False  # SIGUSR1: not ready, players being moved off (place.api.shedding)
         self._tasks: list[asyncio.Task[None]] = []
         self.supervisor = Supervisor()
+        self._closing: dict[Connection, float] = {}  # connection -> when its close was seen
         self.metrics.watch(self)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -126,6 +130,15 @@ class Pod:
                 if beats % HEARTBEAT_EVERY_S == 0:  # the page's proof that the socket lives
                     tick = text_frame(protocol.encode_tick(self.mirror.seq))
                     self.hub.deliver_each(lambda connection, frame=tick: frame)
+            self._drop_stuck(time.monotonic())
+
+    def _drop_stuck(self, now: float) -> None:
+        """Abort connections whose close began over `CLOSE_GRACE_S` ago and are still here."""
+        closing = {c: self._closing.get(c, now) for c in self.hub.connections if c.closing}
+        for connection, since in closing.items():
+            if now - since > CLOSE_GRACE_S:
+                connection.abort()
+        self._closing = closing
 
     def ready(self) -> tuple[bool, str]:
         """Whether this pod should get players, and why not."""

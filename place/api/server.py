@@ -18,7 +18,6 @@ import socket
 from collections.abc import Iterator
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from place.api.addresses import parse_networks
 from place.api.app import create_app
@@ -66,21 +65,32 @@ class PodServer(uvicorn.Server):
         self.should_exit = True
 
 
-class _HttpProtocol(HttpToolsProtocol):
+def _http_protocol() -> type | str:
     """uvicorn's httptools protocol, which on a websocket upgrade hands its connection to the
-    websocket protocol but keeps its reference cycle with its C parser, broken only in
-    `connection_lost`, which an upgraded connection never reaches here: some memory kept per
-    websocket for the life of the pod. Broken here once the websocket protocol has it."""
+    websocket protocol but keeps its reference cycle with its C parser (uvicorn breaks it in
+    `connection_lost`, which an upgraded connection never reaches on it): measured, about half a
+    kilobyte kept per websocket for the life of the pod. Broken here once the websocket protocol
+    has the connection. Without httptools, uvicorn's own choice."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:
+        return "auto"
 
-    def handle_websocket_upgrade(self) -> None:
-        super().handle_websocket_upgrade()
-        self.parser = None  # type: ignore[assignment]
+    class HttpProtocol(HttpToolsProtocol):
+        def handle_websocket_upgrade(self) -> None:
+            super().handle_websocket_upgrade()
+            self.parser = None  # type: ignore[assignment]
+
+    return HttpProtocol
+
+
+_HTTP_PROTOCOL = _http_protocol()
 
 
 def uvicorn_config(app: object, settings: Settings) -> uvicorn.Config:
     return uvicorn.Config(
         app,
-        http=_HttpProtocol,
+        http=_HTTP_PROTOCOL,  # type: ignore[arg-type]
         host=settings.host,
         port=settings.port,
         ws="websockets-sansio",

@@ -141,7 +141,7 @@ async def test_ops_list_back_up_and_restore_a_time(
     cluster = Cluster(redis_server, tmp_path / "logs", **FAST_STORE)
     store = open_store(Settings(), cluster.env["PLACE_STORE_URL"])
     try:
-        cluster.ticker()
+        ticker = cluster.ticker()
         pod = cluster.pod()
         painter = await TestPlayer.join(pod.ws_url)
         await painter.sign_in("ann")
@@ -186,6 +186,7 @@ async def test_ops_list_back_up_and_restore_a_time(
             expected[pixel] = color
         await viewer.wait_for(lambda: np.array_equal(viewer.canvas, expected), 10)
 
+        ticker.stop()  # no newer backup may replace the one corrupted below
         latest = store.list("backups/")[-2].key  # the newest backup (before latest.json)
         data = bytearray(store.read(latest)[0])
         data[-3] ^= 0xFF

@@ -211,7 +211,15 @@ async def settled_canvas(redis_url: str, pod_url: str, timeout: float = 20) -> n
                 pos = client.hget(KEYS.ticker_state, "pos") or b"0-0"
                 if _id(pos) >= _id(stream_end):
                     return np.frombuffer(raw, np.uint8)
-            assert time.monotonic() < deadline, "the pods' canvas never settled on Redis's"
+            if time.monotonic() > deadline:
+                state = client.hgetall(KEYS.ticker_state)
+                differs = None
+                if raw is not None and viewer.canvas is not None:
+                    differs = int(np.count_nonzero(np.frombuffer(raw, np.uint8) != viewer.canvas))
+                raise AssertionError(
+                    f"the pods' canvas never settled on Redis's: ticker state {state},"
+                    f" player seq {viewer.seq}, {differs} pixels differ"
+                )
             await asyncio.sleep(0.1)
     finally:
         await viewer.close()

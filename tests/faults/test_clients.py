@@ -58,23 +58,25 @@ async def test_a_client_that_stops_reading_pins_no_memory_and_slows_no_one(
     # it takes its hello and snapshot into a 4 KB window, then asks for the canvas again and
     # again, and never reads a byte
     stuck = await RawSocket.open(pod.port, receive_buffer=4096)
-    for _ in range(300):
-        await stuck.text('{"t":"resync"}')
-    ledger = Ledger()
-    writers = writers_for([pod.ws_url], 4, WIDTH, HEIGHT, ledger)
-    await run_writers(writers, 6)
+    try:
+        for _ in range(300):
+            await stuck.text('{"t":"resync"}')
+        ledger = Ledger()
+        writers = writers_for([pod.ws_url], 4, WIDTH, HEIGHT, ledger)
+        await run_writers(writers, 6)
 
-    grown = rss_mb(pod.process.pid) - before
-    assert grown < 40, f"the pod grew by {grown:.0f} MB for one client that does not read"
-    assert ledger.acknowledged > 100
-    final = await settled_canvas(cluster.redis_url, pod.ws_url)
-    ledger.check(final, initial=np.random.default_rng(9).integers(0, 32, WIDTH * HEIGHT))
-    await viewer.wait_for(lambda: viewer.canvas.tobytes() == final.tobytes(), timeout=10)
-    # the keepalive gives up on it (no pong within PLACE_PING_TIMEOUT_S) and the pod lets it go,
-    # unsent bytes and all, though it never read its close frame
-    await until_async(lambda: connections(pod), lambda n: n == 1, 15, "the stuck client gone")
-    await stuck.close()
-    await viewer.close()
+        grown = rss_mb(pod.process.pid) - before
+        assert grown < 40, f"the pod grew by {grown:.0f} MB for one client that does not read"
+        assert ledger.acknowledged > 100
+        final = await settled_canvas(cluster.redis_url, pod.ws_url)
+        ledger.check(final, initial=np.random.default_rng(9).integers(0, 32, WIDTH * HEIGHT))
+        await viewer.wait_for(lambda: viewer.canvas.tobytes() == final.tobytes(), timeout=10)
+        # the keepalive gives up on it (no pong within PLACE_PING_TIMEOUT_S) and the pod lets it
+        # go, unsent bytes and all, though it never reads its close frame
+        await until_async(lambda: connections(pod), lambda n: n == 1, 20, "the stuck client gone")
+    finally:
+        await stuck.close()
+        await viewer.close()
 
 
 async def until_async(probe, done, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
