@@ -67,7 +67,8 @@ def test_place_api_refuses_to_start_in_one_line_without_the_internals(missing: s
     assert missing in done.stderr
 
 
-def test_the_uvicorn_installed_has_the_internals() -> None:
+async def test_the_uvicorn_installed_has_the_internals() -> None:
+    """In a running event loop, as `run_api` calls it (uvicorn's protocol objects need one)."""
     from place.api.server import check_uvicorn
     from place.settings import Settings
 
