@@ -22,6 +22,7 @@ import platform
 import re
 import shutil
 import struct
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -110,6 +111,8 @@ class Ctx:
         side: int = 1000,
         canvas: np.ndarray | None = None,
         env: dict[str, str] | None = None,
+        pod_env: dict[int, dict[str, str]] | None = None,
+        pod_nice: dict[int, int] | None = None,
     ) -> Stack:
         h = self.driver_cpus if helpers is True else (None if helpers is False else helpers)
         return Stack(
@@ -124,6 +127,8 @@ class Ctx:
             height=side,
             canvas=canvas,
             env_extra=env or {},
+            pod_env=pod_env or {},
+            pod_nice=pod_nice or {},
         )
 
 
@@ -542,22 +547,33 @@ FANOUT_PATTERN = "uniform"  # the writers' placements: frames of a realistic siz
 
 
 async def _fanout_one(
-    ctx: Ctx, n: int, code: Code, path: str, side: int = 1000, canvas: Any = None
+    ctx: Ctx,
+    n: int,
+    code: Code,
+    path: str,
+    side: int = 1000,
+    canvas: Any = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """One fan-out run: ``n`` viewers of ``path`` on the pod under test, 20 writers at 2,000/s on
-    a second pod."""
+    a second pod. With ``workers`` > 1 the pod under test runs that many worker processes on
+    its port (``PLACE_WORKERS``) and may use every core."""
     scen = "fanout"
     duration = 5.0 if ctx.quick else 10.0
     rate = 2000.0
-    tag = f"{scen}-{n}-{side}"
+    tag = f"{scen}-{n}-{side}" + (f"-w{workers}" if workers > 1 else "")
     # api0: the pod under test (viewers only); api1: takes the writers, on the helper core
     with ctx.stack(
         tag,
         pods=2,
-        pod_cpus=[ctx.server_cpus, ctx.driver_cpus],
+        pod_cpus=[ctx.server_cpus if workers == 1 else None, ctx.driver_cpus],
         code=code,
         side=side,
         canvas=canvas,
+        pod_env={0: {"PLACE_WORKERS": str(workers)}},
+        # sharing cores with the drivers (which stand in for the players' own machines), the
+        # workers yield to them: a driver's read waits for no burst of writes
+        pod_nice={0: 10} if workers > 1 else None,
     ) as st:
         pod, wpod = st.api
         await _touch(pod.port)
@@ -672,7 +688,76 @@ async def s_fanout(ctx: Ctx) -> dict[str, Any]:
             runs[code.name] = await _fanout_one(ctx, n, code, path)
         out[str(n)] = runs
         _fanout_rows(ctx, scen, f"{n} viewers", runs, n == max(ctx.fanout_n))
+    _floor_row(ctx, scen, max(ctx.fanout_n), out)
+    if (os.cpu_count() or 1) >= 2:
+        n = max(ctx.fanout_n)
+        log(f"fanout: {n} viewers of /ws?v=2, new code, a pod of 2 workers on any core")
+        one, two = out[str(n)]["new"], await _fanout_one(ctx, n, NEW, "/ws?v=2", workers=2)
+        out[f"{n}-workers2"] = two
+        _workers_rows(ctx, scen, n, one, two)
     return out
+
+
+def _floor_row(ctx: Ctx, scen: str, n: int, out: dict[str, Any]) -> None:
+    """The kernel's share: a bare `socket.send` of a frame of the same size to `n` loopback
+    connections, on the pod's core (`bench/floor.py`)."""
+    new = out[str(n)]["new"]
+    size = max(16, round(new["bytes_per_viewer_per_s"] * ctx.tick_ms / 1000))
+    command = [sys.executable, "-m", "bench.floor", "--json", "--connections", str(n)]
+    command += ["--size", str(size), "--rounds", "6" if ctx.quick else "12"]
+    if ctx.server_cpus and ctx.driver_cpus:
+        command += ["--cpu", ctx.server_cpus, "--reader-cpu", ctx.driver_cpus.split(",")[0]]
+    log(f"fanout: the kernel's floor, a bare send of {size} bytes to {n} connections")
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
+    if done.returncode != 0:
+        ctx.row(scen, f"{n} viewers: floor, bare socket.send", "failed", note=done.stderr[-200:])
+        return
+    floor = json.loads(done.stdout.strip().splitlines()[-1])
+    out[f"{n}-floor"] = floor
+    ctx.row(
+        scen,
+        f"{n} viewers: floor, bare socket.send per frame",
+        floor["cpu_per_send_us"],
+        "us",
+        note=f"{floor['sends']} sends of {floor['size']} bytes, no pod around them: the pod "
+        f"adds {new['cpu_per_frame_us'] - floor['cpu_per_send_us']:.1f} us a frame to this",
+    )
+
+
+def _workers_rows(ctx: Ctx, scen: str, n: int, one: dict[str, Any], two: dict[str, Any]) -> None:
+    """What a second worker process buys (issue 12: SO_REUSEPORT workers): `today` here is the
+    one-worker run of the new code, pinned to one core."""
+    cores = os.cpu_count() or 1
+    note = (
+        f"2 workers (PLACE_WORKERS=2) free on the machine's {cores} cores, which also run the"
+        " drivers, Redis, the ticker and the writers' pod; beside: 1 worker pinned to one core"
+    )
+    ctx.row(
+        scen,
+        f"{n} viewers, 2 workers: spread publish -> last viewer p99",
+        two["spread_ms"]["p99"],
+        "ms",
+        "<= 90 ms",
+        two["spread_ms"]["p99"] <= 90,
+        note,
+        today=one["spread_ms"]["p99"],
+    )
+    ctx.row(
+        scen,
+        f"{n} viewers, 2 workers: spread p50",
+        two["spread_ms"]["p50"],
+        "ms",
+        today=one["spread_ms"]["p50"],
+    )
+    ctx.row(
+        scen,
+        f"{n} viewers, 2 workers: pod CPU per delivered frame",
+        two["cpu_per_frame_us"],
+        "us",
+        note=f"{two['pod_cpu_s']:.2f} s CPU (both workers and the supervisor) / "
+        f"{two['delivered']} frames",
+        today=one["cpu_per_frame_us"],
+    )
 
 
 def _fanout_rows(

@@ -256,6 +256,8 @@ class Stack:
     ticker_cpus: str | None = None
     redis_cpus: str | None = None
     env_extra: dict[str, str] = field(default_factory=dict)
+    pod_env: dict[int, dict[str, str]] = field(default_factory=dict)  # for pod i only
+    pod_nice: dict[int, int] = field(default_factory=dict)  # pod i runs at this nice value
     code: Code = NEW
     width: int = 1000
     height: int = 1000
@@ -348,7 +350,11 @@ class Stack:
         i = len(self.api) if i is None else i
         port = free_port()
         cpus = self.pod_cpus[i % len(self.pod_cpus)] if self.pod_cpus else None
-        p = self._spawn(f"api{i}", self.code.command("api"), cpus, self.env(port), port)
+        env = {**self.env(port), **self.pod_env.get(i, {})}
+        command = self.code.command("api")
+        if i in self.pod_nice:
+            command = ["nice", "-n", str(self.pod_nice[i]), *command]
+        p = self._spawn(f"api{i}", command, cpus, env, port)
         self.api.append(p)
         self.wait_ready(p, ready_timeout)
         return p

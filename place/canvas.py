@@ -20,6 +20,7 @@ import logging
 import struct
 import time
 from collections.abc import Callable
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -28,7 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from place.keys import Keys
 from place.protocol import Place
 from place.redis_client import read
-from place.scripts import Scripts
+from place.scripts import Scripts, bulk
 from place.status import ErrorCode
 
 logger = logging.getLogger("place.canvas")
@@ -61,7 +62,20 @@ class Player:
 # (code or None for stored; next_place_at_ms when stored, retry_at_ms for cooldown, the end of
 # the ban for banned (0: never), else 0; the ban's reason for banned, else "")
 PlaceCallback = Callable[[ErrorCode | None, int, str], None]
-_Pending = tuple[float, Player, Place, PlaceCallback]  # deadline (monotonic), ...
+# the same outcome, given with what the caller submitted: answer(to, place, code, at, reason)
+Answer = Callable[[Any, Place, ErrorCode | None, int, str], None]
+_Pending = tuple[float, Player, Place, Answer, Any]  # deadline (monotonic), ..., to
+_PACKED_PLAYERS_MAX = 50_000  # players whose cooldown key and id are kept packed (`Placer`)
+
+
+def _callback(
+    done: PlaceCallback, place: Place, code: ErrorCode | None, at: int, reason: str
+) -> None:
+    done(code, at, reason)
+
+
+def _nothing() -> None:
+    pass
 
 
 async def register_player(
@@ -77,7 +91,12 @@ async def register_player(
 
 
 class Placer:
-    """Stores placements in batches, one Lua call per batch, and answers each by callback."""
+    """Stores placements in batches, one Lua call per batch, and answers each by callback.
+
+    `flush()` (if given) is called after each run of answers given together (a batch's, the
+    placements that ran out of time, one refused as the queue is full), before anything else
+    runs: a pod writes a batch's answers to one player in one write (`Pod._answer_place`).
+    """
 
     def __init__(
         self,
@@ -86,37 +105,46 @@ class Placer:
         max_batch: int = MAX_BATCH,
         max_pending: int = MAX_PENDING,
         deadline_s: float = PLACE_DEADLINE_S,
+        flush: Callable[[], None] | None = None,
     ) -> None:
         self._script = scripts.dedicated("canvas_place")  # its own connection: place.scripts
         self._keys = keys
-        self._fixed_keys = [
-            keys.config,
-            keys.canvas,
-            keys.placements,
-            keys.who,
-            keys.bans,
-            keys.stats,
-        ]
+        fixed = [keys.config, keys.canvas, keys.placements, keys.who, keys.bans, keys.stats]
+        self._fixed_keys = b"".join(bulk(key) for key in fixed)
+        self._fixed_count = len(fixed)
+        # player id -> its cooldown key and its id, packed for the script call (see _store)
+        self._packed: dict[str, tuple[bytes, bytes]] = {}
         self._max_batch = max_batch
         self._max_pending = max_pending
         self._deadline_s = deadline_s
+        self._flush = flush or _nothing
         # oldest first, so the first of a batch is the first due
         self._pending: collections.deque[_Pending] = collections.deque()
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the task's
+        self._expired = False  # the call in flight ran past its deadline (see _call)
         self.calls = 0
         self.stored = 0
         self.overflowed = 0  # answered `unavailable` because the queue was full
         self.timed_out = 0  # answered `unavailable` because Redis did not answer in time
 
     def submit(self, player: Player, place: Place, done: PlaceCallback) -> None:
-        """Queue a placement; `done` is called once with the outcome."""
-        if len(self._pending) >= self._max_pending:
+        """Queue a placement; `done(code, at, reason)` is called once with the outcome."""
+        self.submit_to(player, place, _callback, done)
+
+    def submit_to(self, player: Player, place: Place, answer: Answer, to: Any) -> None:
+        """Queue a placement; `answer(to, place, code, at, reason)` is called once with the
+        outcome (no closure per placement: the pod passes one method and the connection)."""
+        pending = self._pending
+        if len(pending) >= self._max_pending:
             self.overflowed += 1
-            done(ErrorCode.UNAVAILABLE, 0, "")
+            answer(to, place, ErrorCode.UNAVAILABLE, 0, "")
+            self._flush()
             return
-        self._pending.append((time.monotonic() + self._deadline_s, player, place, done))
+        pending.append((time.monotonic() + self._deadline_s, player, place, answer, to))
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+            loop = self._loop = asyncio.get_running_loop()
+            self._task = loop.create_task(self._run())
 
     @property
     def pending(self) -> int:
@@ -138,33 +166,54 @@ class Placer:
 
     def _next_batch(self) -> list[_Pending]:
         """Up to `max_batch` placements that still have time; the others answered now."""
-        batch: list[_Pending] = []
+        pending = self._pending
+        count = min(len(pending), self._max_batch)
         too_late = time.monotonic() + MIN_CALL_S
-        while self._pending and len(batch) < self._max_batch:
-            item = self._pending.popleft()
-            if item[0] < too_late:
-                self.timed_out += 1
-                item[3](ErrorCode.UNAVAILABLE, 0, "")
-            else:
-                batch.append(item)
+        if pending[0][0] >= too_late:  # the oldest has time: so has every other (FIFO)
+            return [pending.popleft() for _ in range(count)]
+        batch: list[_Pending] = []
+        try:
+            while pending and len(batch) < self._max_batch:
+                item = pending.popleft()
+                if item[0] < too_late:
+                    self.timed_out += 1
+                    item[3](item[4], item[2], ErrorCode.UNAVAILABLE, 0, "")
+                else:
+                    batch.append(item)
+        finally:
+            self._flush()
         return batch
 
+    def _pack_player(self, player_id: str) -> tuple[bytes, bytes]:
+        if len(self._packed) >= _PACKED_PLAYERS_MAX:
+            self._packed.clear()
+        packed = self._packed[player_id] = (bulk(self._keys.cooldown(player_id)), bulk(player_id))
+        return packed
+
     async def _store(self, batch: list[_Pending]) -> None:
-        keys = list(self._fixed_keys)
+        # the call's keys and arguments packed by hand: each player's cooldown key and id once
+        # (kept), the batch's numbers in one argument
+        packed, pack = self._packed, _PLACEMENT.pack
+        keys, players = [self._fixed_keys], []
         numbers = bytearray()
-        players: list[str] = []
-        for _, player, place, _ in batch:
-            keys.append(self._keys.cooldown(player.id))
-            numbers += _PLACEMENT.pack(
-                player.number, _i32(place.x), _i32(place.y), _i32(place.c), player.admin
+        for _, player, (_, x, y, c), _, _ in batch:
+            key, player_id = packed.get(player.id) or self._pack_player(player.id)
+            keys.append(key)
+            players.append(player_id)
+            numbers += pack(
+                player.number,
+                x if 0 <= x <= _I32_MAX else _i32(x),
+                y if 0 <= y <= _I32_MAX else _i32(y),
+                c if 0 <= c <= _I32_MAX else _i32(c),
+                player.admin,
             )
-            players.append(player.id)
-        args = [len(batch), bytes(numbers), *players]
+        count = len(batch)
+        body = b"".join((*keys, bulk(count), bulk(numbers), *players))
         self.calls += 1
         try:
             # the oldest placement of the batch is the first due
-            results = await asyncio.wait_for(
-                self._script(keys=keys, args=args), batch[0][0] - time.monotonic()
+            results = await self._call(
+                batch[0][0], self._fixed_count + count, self._fixed_count + 2 * count + 2, body
             )
         except (RedisError, OSError, TimeoutError) as error:
             if isinstance(error, TimeoutError | RedisTimeoutError):
@@ -172,17 +221,51 @@ class Placer:
             logger.warning(
                 "placement batch of %d failed: %s", len(batch), error or type(error).__name__
             )
-            for *_, done in batch:
-                done(ErrorCode.UNAVAILABLE, 0, "")
+            try:
+                for _, _, place, answer, to in batch:
+                    answer(to, place, ErrorCode.UNAVAILABLE, 0, "")
+            finally:
+                self._flush()
             return
-        for index, (*_, done) in enumerate(batch):
-            code = results[3 * index].decode()
-            at = int(results[3 * index + 1])
-            if code == "ok":
-                self.stored += 1
-                done(None, at, "")
-            else:
-                done(ErrorCode(code), at, results[3 * index + 2].decode())
+        stored = 0
+        replies = iter(results)  # 3 per placement: code, at, reason
+        try:
+            for (_, _, place, answer, to), code, at, reason in zip(
+                batch, replies, replies, replies, strict=False
+            ):
+                if code == b"ok":
+                    stored += 1
+                    answer(to, place, None, at, "")
+                else:
+                    answer(to, place, ErrorCode(code.decode()), int(at), reason.decode())
+        finally:
+            self.stored += stored
+            self._flush()
+
+    async def _call(self, deadline: float, numkeys: int, count: int, body: bytes) -> Any:
+        """The script call, cancelled at `deadline` (monotonic), or after the client's socket
+        timeout if that comes first, and then `TimeoutError`: what `asyncio.timeout` does, with
+        the loop and the task at hand (it looks both up: three `getpid` system calls a batch on
+        Python 3.11)."""
+        loop, task = self._loop, self._task
+        assert loop is not None and task is not None
+        self._expired = False
+        delay = deadline - time.monotonic()
+        if self._script.timeout is not None:
+            delay = min(delay, self._script.timeout)
+        timer = loop.call_later(delay, self._expire, task)
+        try:
+            return await self._script.call_packed(numkeys, count, body)
+        except asyncio.CancelledError:
+            if self._expired and task.uncancel() == 0:  # ours, not a cancel from outside
+                raise TimeoutError from None
+            raise
+        finally:
+            timer.cancel()
+
+    def _expire(self, task: asyncio.Task[None]) -> None:
+        self._expired = True
+        task.cancel()
 
 
 async def pixel_info(redis: Redis, keys: Keys, x: int, y: int, width: int) -> dict[str, object]:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import NoReturn
 
 from place.errors import PlaceError, RedisUnavailable, SettingsError
-from place.settings import DEV_REDIS_URL_FILE, Settings
+from place.settings import DEV_REDIS_URL_FILE, MAX_WORKERS, Settings
 
 _SETTINGS_HELP = "Settings come from PLACE_* environment variables (docs/settings.md); flags win."
 
@@ -55,6 +55,17 @@ def _port(value: str) -> int:
     return port
 
 
+def _workers(value: str) -> int:
+    """`--workers`, checked as PLACE_WORKERS is."""
+    try:
+        workers = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 1 <= workers <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_WORKERS}, got {workers}")
+    return workers
+
+
 def _add_redis(
     parser: argparse.ArgumentParser,
     default: str = "the Redis of the place dev running in this directory, else"
@@ -85,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_listen(api)
     _add_redis(api)
     api.add_argument("--auth", choices=("firebase", "dev"), help="PLACE_AUTH (default firebase)")
+    api.add_argument(
+        "--workers",
+        type=_workers,
+        help="processes sharing the port (SO_REUSEPORT), one per core, each a pod of its own"
+        " (PLACE_WORKERS, default 1)",
+    )
 
     ticker = commands.add_parser(
         "ticker", help="run a ticker (one is active, others stand by)", epilog=_SETTINGS_HELP
@@ -322,7 +339,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=getattr(args, "port", None),
             auth=getattr(args, "auth", None),
             store_url=getattr(args, "store_url", None),
+            workers=getattr(args, "workers", None),
         )
+        if args.command == "api" and settings.workers > 1:
+            from place.api.workers import run_workers
+
+            def describe(error: PlaceError) -> str:
+                return f"place api: {error}{_redis_hint(error, settings, 'api')}"
+
+            return run_workers(settings, _loop_factory(), describe)
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             return runner.run(_command(args, settings))
     except PlaceError as error:

@@ -167,10 +167,22 @@ class _PodCollector:
             " snapshot.",
             hub.slow_players,
         )
+        yield _gauge(
+            "place_unsent_bytes",
+            "Bytes written to players and not yet sent, every player's together, as of the last"
+            " delta (PLACE_UNSENT_BUDGET_MB bounds it).",
+            hub.unsent,
+        )
         yield _counter(
             "place_bytes_sent",
             "Websocket frame bytes written to players (deltas, snapshots, answers).",
             hub.bytes_sent,
+        )
+        yield _counter(
+            "place_placements_unanswered_by_redis",
+            "Placements answered `unavailable` because Redis did not answer in time or the queue"
+            " was full (also counted in place_placements_total).",
+            pod.placer.timed_out + pod.placer.overflowed,
         )
         yield _counter(
             "place_redis_placement_calls",

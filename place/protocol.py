@@ -101,6 +101,32 @@ def parse_client_message(data: str | bytes) -> ClientMessage:
     raise ProtocolError(f"unknown message type t={kind!r}; expected auth, place or resync")
 
 
+_loads, _new_tuple = orjson.loads, tuple.__new__
+
+
+def parse_place(data: str | bytes) -> Place | None:
+    """The placement in a text frame from a player, the same `Place` as `parse_client_message`
+    gives; None for anything else (another message, or a bad one: `parse_client_message` says
+    what is wrong). The pod's hot path (`Pod._take`): one call, no exception, no dict built
+    twice."""
+    try:
+        message = _loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if type(message) is dict and message.get("t") == "place":
+        x, y, c = message.get("x"), message.get("y"), message.get("c")
+        if (
+            type(x) is int
+            and type(y) is int
+            and type(c) is int
+            and -_JSON_INTEGER_MAX <= x <= _JSON_INTEGER_MAX
+            and -_JSON_INTEGER_MAX <= y <= _JSON_INTEGER_MAX
+            and -_JSON_INTEGER_MAX <= c <= _JSON_INTEGER_MAX
+        ):
+            return _new_tuple(Place, (message.get("id"), x, y, c))  # Place() costs a call more
+    return None
+
+
 def _parse_place(message: dict[str, Any]) -> Place:
     place_id = message.get("id")
     x, y, c = message.get("x"), message.get("y"), message.get("c")

@@ -25,6 +25,7 @@ DEFAULT_PALETTE = (
 MAX_CANVAS_SIDE = 65535  # the snapshot header holds width and height as u16
 MAX_PIXELS = 16_777_216  # 4096x4096: the who record (12 bytes a pixel) stays within 200 MB
 MAX_PALETTE = 256
+MAX_WORKERS = 64  # `place api --workers`: processes on one port, one per core
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _DEFAULT_STATIC_DIR = Path(__file__).resolve().parent.parent / "frontend" / "dist"
 # While `place dev` runs it writes the URL of the Redis it started here, so that the other
@@ -83,6 +84,8 @@ class Settings:
     shed_per_s: int = 20
     # after SIGUSR1 (the Kubernetes preStop hook) a pod moves its players off over this long
     leave_s: float = 20.0
+    # `place api` processes sharing the pod's port (SO_REUSEPORT), each a pod of its own
+    workers: int = 1
     # the object store
     archive_s: float = 10.0
     archive_backlog_s: float = 1800.0
@@ -152,6 +155,7 @@ class Settings:
             "shed_above_average": _shed_factor(reader),
             "shed_per_s": reader.integer("PLACE_SHED_PER_S", cls.shed_per_s, 1, 10_000),
             "leave_s": reader.number("PLACE_LEAVE_S", cls.leave_s, 0),
+            "workers": reader.integer("PLACE_WORKERS", cls.workers, 1, MAX_WORKERS),
             "archive_s": reader.number("PLACE_ARCHIVE_S", cls.archive_s, 1),
             "archive_backlog_s": reader.number(
                 "PLACE_ARCHIVE_BACKLOG_S", cls.archive_backlog_s, 60

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from place.api.history import history_routes
 from place.api.pod import Pod
+from place.api.scrape import LOCAL_QUERY, scrape_all
 from place.canvas import pixel_info
 from place.config import LiveConfig
 from place.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -107,7 +108,10 @@ def create_app(pod: Pod) -> ASGIApp:
         return JSONResponse({"ready": ready, "reason": reason}, status_code=200 if ready else 503)
 
     async def metrics(request: Request) -> Response:
-        return Response(pod.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+        own = pod.metrics.render()
+        if pod.siblings and request.url.query != LOCAL_QUERY:  # every worker of the pod
+            own = await scrape_all(own, pod.worker, pod.siblings)
+        return Response(own, media_type=METRICS_CONTENT_TYPE)
 
     routes = [
         Route("/api/config", config),

@@ -30,9 +30,15 @@ def _header(first: int, size: int) -> bytes:
     return struct.pack("!BBQ", first, 127, size)
 
 
+_SHORT_TEXT = [bytes((_TEXT, size)) for size in range(126)]  # the header of every short text
+
+
 def text_frame(payload: bytes) -> bytes:
     """A complete text frame carrying `payload` (UTF-8 JSON)."""
-    return _header(_TEXT, len(payload)) + payload
+    size = len(payload)
+    if size < 126:  # an answer to a placement, a tick
+        return _SHORT_TEXT[size] + payload
+    return _header(_TEXT, size) + payload
 
 
 def binary_frame(payload: bytes) -> bytes:

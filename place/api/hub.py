@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from place.api.frames import OP_BINARY, OP_CONT, OP_TEXT, client_frame, unmask
+from place.api.frames import OP_BINARY, OP_CONT, OP_TEXT, apply_mask, client_frame, unmask
 from place.api.ratelimit import TokenBucket
 from place.canvas import Player
 
@@ -32,6 +32,7 @@ LOW_WATER = 64 * 1024
 # high_water each would be 3.7 GB)
 UNSENT_BUDGET = 256 * 1024 * 1024
 RESYNC_EVERY_S = 1.0  # a player's `resync` is answered at most this often (more wait for it)
+_SHORT_TEXT = 0x81  # the first byte of a whole text frame (FIN + text)
 
 # the canvas as frames for one player: a snapshot and the deltas after it, in its format (v2 or not)
 CatchUp = Callable[[bool], Sequence[bytes]]
@@ -147,11 +148,37 @@ class FastReader(asyncio.Protocol):
             self._buffer = b""
         start, size = 0, len(data)
         passed = 0  # data[passed:start] still goes to uvicorn, before anything taken after it
-        connection, inner, take = self._connection, self._inner, self._take
+        connection, inner, take, max_size = (
+            self._connection,
+            self._inner,
+            self._take,
+            self._max_size,
+        )
         while start < size:
+            if data[start] == _SHORT_TEXT and start + 6 <= size:
+                # the common frame, inline: whole, text, masked, payload under 126 bytes
+                payload_size = data[start + 1] - 0x80  # negative: not masked
+                end = start + 6 + payload_size
+                if (
+                    0 <= payload_size < 126
+                    and end <= size
+                    and payload_size <= max_size
+                    and connection.queued == 0
+                ):
+                    if passed < start:  # what came before it goes first
+                        inner.data_received(data[passed:start])
+                        passed = start
+                    if take(
+                        connection, apply_mask(data[start + 6 : end], data[start + 2 : start + 6])
+                    ):
+                        passed = end
+                    else:
+                        connection.queued += 1
+                    start = end
+                    continue
             frame = client_frame(data, start)
             if frame is None:  # incomplete: wait for the rest, unless it is over the limit
-                if size - start <= self._max_size + 14:
+                if size - start <= max_size + 14:
                     if passed < start:
                         inner.data_received(data[passed:start])
                     self._buffer = data[start:]
@@ -162,7 +189,7 @@ class FastReader(asyncio.Protocol):
                 opcode == OP_TEXT
                 and fin
                 and connection.queued == 0
-                and payload_size <= self._max_size
+                and payload_size <= max_size
                 and payload_start - start >= 6  # masked, as every client frame must be
             ):
                 if passed < start:  # what came before it goes first
@@ -255,6 +282,7 @@ class Hub:
         self.unsent = 0  # every player's unsent bytes, as of the last delta delivered
         self.frames_delivered = 0
         self.frames_dropped = 0
+        self.delta_at = float("-inf")  # monotonic time of the last delta delivered
         self.slow_players = 0  # times a player was found over high_water and marked stale
         self._sent_by_closed = 0  # bytes written to connections no longer here
 
@@ -315,6 +343,7 @@ class Hub:
                         connection.sent += frame_size
                 delivered += 1
         self.unsent = unsent
+        self.delta_at = now
         self.frames_delivered += delivered
         self.frames_dropped += dropped
 
@@ -330,6 +359,18 @@ class Hub:
         connection.canvas_at = now
         connection.write_all(catch_up(connection.v2))
         connection.stale = False
+
+    def heartbeat(self, frame: bytes, every_s: float) -> None:
+        """The heartbeat (`tick`) to every player that got no delta within `every_s`: while
+        deltas flow, only to stale players (at 10,000 viewers and 2 deltas a second, a tick to
+        everyone every 5 s was a tenth of the pod's writes)."""
+        if time.monotonic() - self.delta_at < every_s:
+            for connection in self.connections:
+                if connection.stale:
+                    connection.write(frame)
+        else:
+            for connection in self.connections:
+                connection.write(frame)
 
     def deliver_each(self, frames: Callable[[Connection], bytes]) -> None:
         """Write a frame made for each player (a `hello` carries the player's own fields)."""

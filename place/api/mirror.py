@@ -96,6 +96,7 @@ class Mirror:
         self._sum: tuple[int, bytes] | None = None  # (seq, `sum` websocket frame)
         self._encoding: asyncio.Task[None] | None = None
         self._generation = 0  # bumped by every reload: an encode begun before it is dropped
+        self.first_load = asyncio.Event()  # set once a canvas is loaded
 
     @property
     def loaded(self) -> bool:
@@ -282,6 +283,7 @@ class Mirror:
             if _entry_seq(entry_id) == self.seq + 1:
                 self._apply(fields[b"frame"], None, deliver=False)
         logger.info("canvas %dx%d loaded at seq %d", config.width, config.height, self.seq)
+        self.first_load.set()
         if announce:
             if config_changed:
                 self.hub.deliver_each(self.hello)

@@ -13,9 +13,11 @@ import asyncio
 import contextlib
 import errno
 import logging
+import os
 import signal
 import socket
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -28,18 +30,47 @@ from place.redis_client import POD_TIMEOUT_S, connect_redis
 from place.settings import Settings
 from place.status import MAX_CLIENT_MESSAGE_BYTES
 
+if TYPE_CHECKING:
+    from place.api.workers import WorkerRole
+
 logger = logging.getLogger("place.api")
 
 GRACEFUL_SHUTDOWN_S = 10
 HTTP_HEADROOM = 1000  # HTTP connections a pod full of websockets still takes
 BACKLOG = 2048  # uvicorn's default
+WORKER_CANVAS_WAIT_S = 10.0  # a worker listens once it has the canvas, or after this long
 
 
 class PodServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, pod: Pod) -> None:
+    def __init__(self, config: uvicorn.Config, pod: Pod, worker: WorkerRole | None = None) -> None:
         super().__init__(config)
         self.pod = pod
+        self.worker = worker
         self._draining: asyncio.Task[None] | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.worker is not None and self.started:
+            # the supervisor (place.api.workers) starts the next worker once this one is up,
+            # and a supervisor killed outright closes this pipe: shut down as on SIGTERM
+            s = self.pod.settings
+            logger.info(
+                "worker %d (pid %d) listening on http://%s:%d",
+                self.worker.index,
+                os.getpid(),
+                s.host,
+                s.port,
+            )
+            os.write(self.worker.ready_fd, b"1")
+            os.close(self.worker.ready_fd)
+            asyncio.get_running_loop().add_reader(self.worker.parent_fd, self._on_orphaned)
+
+    def _on_orphaned(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(self.worker.parent_fd)  # type: ignore[union-attr]
+        logger.warning("the supervising process is gone: shutting down")
+        if self._draining is None:
+            self._on_signal()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -170,8 +201,10 @@ async def make_pod(settings: Settings, default_auth: str) -> Pod:
     return Pod(settings, redis, authenticator)
 
 
-def listen(settings: Settings) -> socket.socket:
-    """The pod's socket, bound and listening, or a one-line `PlaceError`.
+def listen(settings: Settings, reuse_port: bool = False) -> socket.socket:
+    """The pod's socket, bound and listening, or a one-line `PlaceError`. With `reuse_port`,
+    one of several sockets on the port, one per worker process (place.api.workers), bound but
+    not listening yet: the kernel hands it connections only once its worker listens.
 
     Bound here, not by uvicorn: uvicorn reports a busy port in a log line, then exits from inside
     its startup with the pod already started, and that exit can hang (the process then ignored
@@ -180,9 +213,12 @@ def listen(settings: Settings) -> socket.socket:
     host, port = settings.host, settings.port
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
-        sock.listen(BACKLOG)
+        if not reuse_port:
+            sock.listen(BACKLOG)
     except OSError as error:
         sock.close()
         raise PlaceError(_cannot_listen(host, port, error)) from None
@@ -205,22 +241,42 @@ def _cannot_listen(host: str, port: int, error: OSError) -> str:
 
 
 async def run_api(
-    settings: Settings, default_auth: str = "firebase", sock: socket.socket | None = None
+    settings: Settings,
+    default_auth: str = "firebase",
+    sock: socket.socket | None = None,
+    worker: WorkerRole | None = None,
 ) -> None:
-    """`place api`: serve until SIGTERM or Ctrl-C; on `sock` when the caller (`place dev`) has
-    bound the port already, else on a socket bound by `listen`."""
+    """`place api`: serve until SIGTERM or Ctrl-C; on `sock` when the caller (`place dev`, or
+    the supervisor of `--workers`) has bound the port already, else on a socket bound by `listen`.
+    A `worker` also serves on its own Unix socket, where the others fetch its /metrics."""
     check_uvicorn(settings)  # before Redis, before the port: a wrong uvicorn is a setup mistake
     uvicorn_errors = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _ClientFaults) for f in uvicorn_errors.filters):
         uvicorn_errors.addFilter(_ClientFaults())
     pod = await make_pod(settings, default_auth)
+    sockets: list[socket.socket] = []
     try:
-        if sock is None:
-            sock = listen(settings)
-        server = PodServer(uvicorn_config(create_app(pod), settings), pod)
-        logger.info("pod listening on http://%s:%d", settings.host, settings.port)
-        await server.serve(sockets=[sock])
+        sockets.append(sock if sock is not None else listen(settings))
+        if worker is not None:
+            sockets.append(_control_socket(worker.control_path))
+            pod.worker, pod.siblings = worker.index, worker.sibling_paths
+            pod.canvas_wait_s = WORKER_CANVAS_WAIT_S
+        server = PodServer(uvicorn_config(create_app(pod), settings), pod, worker)
+        if worker is None:
+            logger.info("pod listening on http://%s:%d", settings.host, settings.port)
+        await server.serve(sockets=sockets)
     finally:
-        if sock is not None:
-            sock.close()
+        for each in sockets:
+            each.close()
         await pod.redis.aclose()
+
+
+def _control_socket(path: str) -> socket.socket:
+    """A worker's own Unix socket (in the supervisor's private directory): a worker that
+    replaces one that ended takes its path over."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    sock.listen(BACKLOG)
+    return sock

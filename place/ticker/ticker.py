@@ -222,7 +222,11 @@ class Ticker:
             # the placements of this tick are folded into the snapshot of the new configuration
             new_seq += 1
         if canvas is not None:
-            snapshot = protocol.encode_snapshot(new_seq, config.width, config.height, canvas)
+            # zlib in a worker thread (it lets go of the GIL): the ticker's lock renewal and
+            # its store jobs go on meanwhile (44 ms at 2000x2000, level 1: docs/performance.md)
+            snapshot = await asyncio.to_thread(
+                protocol.encode_snapshot, new_seq, config.width, config.height, canvas
+            )
             self._snapshot_due = time.monotonic() + self.settings.resync_s
 
         # what the bus carries is the previous tick's whole duration, commit and publish included

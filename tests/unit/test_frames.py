@@ -31,3 +31,10 @@ def test_binary_frames_of_every_length_class(size: int) -> None:
 def test_text_frame() -> None:
     frame = parse(text_frame(b'{"t":"tick","seq":1}'))
     assert frame.opcode is Opcode.TEXT and frame.data == b'{"t":"tick","seq":1}'
+
+
+@pytest.mark.parametrize("size", [0, 1, 124, 125, 126, 127, 65535, 65536])
+def test_text_frames_of_every_length_class(size: int) -> None:
+    payload = b"x" * size
+    frame = parse(text_frame(payload))
+    assert frame.opcode is Opcode.TEXT and frame.fin and frame.data == payload

@@ -78,6 +78,21 @@ def test_closing_connections_are_not_written() -> None:
     assert transport.written == []
 
 
+def test_the_heartbeat_goes_only_where_no_delta_went_lately() -> None:
+    hub = Hub(resync_s=60, high_water=100, low_water=10)
+    reading, slow = connect(hub), connect(hub)
+    hub.heartbeat(b"tick", every_s=5)  # a quiet canvas: everyone hears that the socket lives
+    assert reading.written == slow.written == [b"tick"]
+    slow.buffered = 500
+    hub.deliver_delta(b"delta", b"delta-v2", canvas(b"snapshot"))  # the slow one goes stale
+    hub.heartbeat(b"tick", every_s=5)  # within 5 s of a delta: only who missed it
+    assert reading.written == [b"tick", b"delta"]
+    assert slow.written == [b"tick", b"tick"]
+    hub.delta_at -= 5  # 5 s later, no delta since: everyone again
+    hub.heartbeat(b"tick", every_s=5)
+    assert reading.written == [b"tick", b"delta", b"tick"]
+
+
 def test_resync_sends_a_snapshot_when_due() -> None:
     hub = Hub(resync_s=60)
     transport = connect(hub)  # resync_at=0: due now
@@ -199,6 +214,22 @@ def test_binary_fragmented_and_oversized_frames_go_to_uvicorn() -> None:
     huge = client_frame(1, b"y" * 300)[:150]  # over the limit and incomplete: not held back
     fast.data_received(huge)
     assert inner.data.endswith(huge)
+
+
+def test_short_and_long_placements_alike_are_taken_and_unmasked_frames_are_not() -> None:
+    fast, inner, taken = reader()
+    padded = [PLACE[:-1] + b',"pad":"' + b"p" * n + b'"}' for n in (78, 79, 80, 210)]
+    assert [len(p) for p in padded] == [125, 126, 127, 257]  # the header's length classes
+    unmasked = bytes((0x81, len(PLACE))) + PLACE  # a client must mask: uvicorn refuses it
+    fast.data_received(b"".join(client_frame(1, p) for p in padded) + unmasked)
+    assert taken == padded and inner.data == unmasked
+
+
+def test_a_short_frame_over_the_limit_goes_to_uvicorn() -> None:
+    fast, inner, taken = reader(max_size=10)
+    frame = client_frame(1, PLACE)
+    fast.data_received(frame)
+    assert taken == [] and inner.data == frame and fast._connection.queued == 1
 
 
 async def test_inbox_is_what_uvicorn_needs_of_its_queue() -> None:

@@ -138,6 +138,82 @@ def test_bad_client_messages_say_what_is_wrong(text: str, match: str, place_id: 
     assert caught.value.place_id == place_id
 
 
+# --- the pod's fast path for placements (`parse_place`): the full parser's answer, always ---
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+COORDINATES = (
+    st.integers(-(2**53) - 2, 2**53 + 2)
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.sampled_from([0, -1, 2**53, -(2**53), 2**53 + 1, 1.0, 2.5, True, False, None, "1"])
+)
+
+
+@st.composite
+def place_like(draw: st.DrawFn) -> bytes:
+    """Text a player might send: mostly a placement, some of it wrong in every way the contract
+    names (a missing or extra field, a value of the wrong type or size, another type `t`)."""
+    message: dict[str, object] = {"t": draw(st.sampled_from(["place"] * 8 + ["auth", "resync", 1]))}
+    if draw(st.booleans()):
+        message["id"] = draw(st.integers(-(2**63), 2**64 - 1) | JSON_VALUES)
+    for name in ("x", "y", "c"):
+        if draw(st.integers(0, 9)):  # now and then a field is missing
+            message[name] = draw(COORDINATES)
+    if not draw(st.integers(0, 5)):
+        message[draw(st.text(max_size=3))] = draw(JSON_VALUES)
+    names = draw(st.permutations(list(message)))
+    text = orjson.dumps({name: message[name] for name in names})
+    if not draw(st.integers(0, 9)):  # a key given twice: JSON takes the last
+        text = text[:-1] + b',"x":' + orjson.dumps(draw(COORDINATES)) + b"}"
+    return text
+
+
+def full_parse(data: bytes) -> object:
+    try:
+        return protocol.parse_client_message(data)
+    except ProtocolError as error:
+        return error
+
+
+def same(a: protocol.Place, b: protocol.Place) -> bool:
+    """Equal field by field, types too (1 == 1.0 == True in a tuple comparison)."""
+    return orjson.dumps(list(a)) == orjson.dumps(list(b)) and [type(v) for v in a] == [
+        type(v) for v in b
+    ]
+
+
+@given(place_like() | st.binary(max_size=60) | st.text(max_size=60).map(str.encode))
+def test_the_fast_placement_parser_agrees_with_the_full_one(data: bytes) -> None:
+    fast, full = protocol.parse_place(data), full_parse(data)
+    if isinstance(full, protocol.Place):
+        assert fast is not None and type(fast) is protocol.Place and same(fast, full)
+    else:  # anything else is left to the full parser, which answers it
+        assert fast is None
+
+
+@given(
+    st.integers(-(2**63), 2**64 - 1) | st.none() | st.text(max_size=8),
+    st.integers(-(2**53), 2**53),
+    st.integers(-(2**53), 2**53),
+    st.integers(-(2**53), 2**53),
+)
+def test_every_placement_the_page_sends_takes_the_fast_path(
+    place_id: object, x: int, y: int, c: int
+) -> None:
+    text = orjson.dumps({"t": "place", "id": place_id, "x": x, "y": y, "c": c})
+    fast = protocol.parse_place(text)
+    assert fast is not None and same(fast, protocol.Place(place_id, x, y, c))
+
+
 def test_bus_delta_round_trip() -> None:
     frame = protocol.encode_delta(3, np.array([1], np.uint32), np.array([2], np.uint8))
     message = protocol.encode_bus_delta(frame, published=1700000000.25, tick_us=1234)
