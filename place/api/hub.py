@@ -77,7 +77,7 @@ class Connection:
         self.stale = False
         self.v2 = v2  # connected with /ws?v=2: compact deltas and checksums
         self.queued = 0  # messages handed to uvicorn's queue, not yet handled (see FastReader)
-        self.sent = 0  # bytes written to the transport (for place_bytes_sent_total)
+        self.sent = 0  # bytes written to it, deltas aside (Hub.bytes_sent counts those)
 
     def write(self, frame: bytes) -> None:
         """Queue an encoded websocket frame; dropped once the connection is closing."""
@@ -285,6 +285,7 @@ class Hub:
         self.delta_at = float("-inf")  # monotonic time of the last delta delivered
         self.slow_players = 0  # times a player was found over high_water and marked stale
         self._sent_by_closed = 0  # bytes written to connections no longer here
+        self._sent_in_deltas = 0  # bytes of deltas written by deliver_delta (not in .sent)
 
     def add(self, connection: Connection) -> None:
         self.connections.add(connection)
@@ -297,7 +298,8 @@ class Hub:
     @property
     def bytes_sent(self) -> int:
         """Bytes written to every player this hub ever held (read at scrape time)."""
-        return self._sent_by_closed + sum(connection.sent for connection in self.connections)
+        held = sum(connection.sent for connection in self.connections)
+        return self._sent_by_closed + self._sent_in_deltas + held
 
     def __len__(self) -> int:
         return len(self.connections)
@@ -312,40 +314,48 @@ class Hub:
         high, low = self.high_water, self.low_water
         if self.unsent > self.unsent_budget:  # the pod's budget: only near-empty buffers
             high = low = low // 8
-        delivered = dropped = unsent = 0
+        plain = compacts = others = dropped = unsent = 0
         now = time.monotonic()
-        frame_size, compact_size = len(frame), len(compact)
         for connection in self.connections:
-            # the hot loop (docs/performance.md): Connection.write and .backlog inlined
+            # the hot loop (docs/performance.md): Connection.write and .backlog inlined, and the
+            # bytes of the common case counted once for all (`_sent_in_deltas`)
             transport = connection._transport
             backlog = transport.get_write_buffer_size()
             unsent += backlog
-            if connection.stale:
-                # the canvas again once it has read, and at most once every RESYNC_EVERY_S
-                if backlog <= low and now - connection.canvas_at >= RESYNC_EVERY_S:
-                    connection.write_all(catch_up(connection.v2))
-                    connection.canvas_at = now
-                    connection.stale = False
-                    delivered += 1
+            if connection.stale or backlog > high:
+                if self._behind(connection, backlog, low, now, catch_up):
+                    others += 1
                 else:
                     dropped += 1
-            elif backlog > high:
-                connection.stale = True
-                self.slow_players += 1
-                dropped += 1
+            elif connection._protocol.close_sent or transport.is_closing():
+                others += 1  # closing: nothing more reaches it (counted as before)
+            elif connection.v2:
+                transport.write(compact)
+                compacts += 1
             else:
-                if not connection._protocol.close_sent and not transport.is_closing():
-                    if connection.v2:
-                        transport.write(compact)
-                        connection.sent += compact_size
-                    else:
-                        transport.write(frame)
-                        connection.sent += frame_size
-                delivered += 1
+                transport.write(frame)
+                plain += 1
+        self._sent_in_deltas += plain * len(frame) + compacts * len(compact)
         self.unsent = unsent
         self.delta_at = now
-        self.frames_delivered += delivered
+        self.frames_delivered += plain + compacts + others
         self.frames_dropped += dropped
+
+    def _behind(
+        self, connection: Connection, backlog: int, low: int, now: float, catch_up: CatchUp
+    ) -> bool:
+        """A stale player, or one found over `high_water`: whether it got the canvas now (the
+        canvas again once it has read, at most once every RESYNC_EVERY_S)."""
+        if not connection.stale:
+            connection.stale = True
+            self.slow_players += 1
+            return False
+        if backlog <= low and now - connection.canvas_at >= RESYNC_EVERY_S:
+            connection.write_all(catch_up(connection.v2))
+            connection.canvas_at = now
+            connection.stale = False
+            return True
+        return False
 
     def resync(self, connection: Connection, catch_up: CatchUp, now: float | None = None) -> None:
         """A player's `resync`: the canvas now, if it reads what it gets (backlog under

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 from redis.asyncio import Redis
@@ -53,6 +54,9 @@ class Ticker:
         self._snapshot_due = 0.0
         self.last_tick_us = 0
         self.failures = 0  # unexpected errors survived (logged with their traceback)
+        # the snapshot's zlib runs here, not on the loop nor behind the store's uploads (which
+        # share the default executor and may wait out a store outage)
+        self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot")
 
     async def run(self) -> None:
         """Stand by until the lock is ours, lead until it is lost, forever."""
@@ -83,6 +87,7 @@ class Ticker:
 
     async def close(self) -> None:
         """Give the lock up so that a standby takes over at once, not after the lock expires."""
+        self._encoder.shutdown(wait=False)
         await self.lock.release()
 
     async def _lead(self) -> None:
@@ -222,10 +227,15 @@ class Ticker:
             # the placements of this tick are folded into the snapshot of the new configuration
             new_seq += 1
         if canvas is not None:
-            # zlib in a worker thread (it lets go of the GIL): the ticker's lock renewal and
+            # zlib in a thread of its own (it lets go of the GIL): the ticker's lock renewal and
             # its store jobs go on meanwhile (44 ms at 2000x2000, level 1: docs/performance.md)
-            snapshot = await asyncio.to_thread(
-                protocol.encode_snapshot, new_seq, config.width, config.height, canvas
+            snapshot = await asyncio.get_running_loop().run_in_executor(
+                self._encoder,
+                protocol.encode_snapshot,
+                new_seq,
+                config.width,
+                config.height,
+                canvas,
             )
             self._snapshot_due = time.monotonic() + self.settings.resync_s
 
