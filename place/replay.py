@@ -56,6 +56,9 @@ _COLUMNS_2017 = ("ts", "user", "x", "y", "color")
 _COLUMNS_2017_PUBLISHED = ("ts", "user_hash", "x_coordinate", "y_coordinate", "color")
 _COLUMNS_2022 = ("timestamp", "user_id", "pixel_color", "coordinate")
 ANSWER_TIMEOUT_S = 10.0
+# a little past the server's time: uvloop's timers count whole ms and may fire up to one early,
+# and a placement that reaches the server a ms before its cooldown ends is refused
+MARGIN_MS = 5
 MAX_ATTEMPTS = 5  # for a placement cut off by a lost connection or `unavailable`
 CONNECT_AT_ONCE = 20
 CHECK_WITHIN_S = 10.0
@@ -503,7 +506,8 @@ class _Player:
     def _wait_s(self, at_ms: int | None) -> float:
         if not at_ms:
             return 1.0
-        return max(0.0, (at_ms - self.server_offset_ms - time.time() * 1000) / 1000)
+        wait_ms = at_ms - self.server_offset_ms - time.time() * 1000 + MARGIN_MS
+        return max(0.0, wait_ms / 1000)
 
     def _local(self, at_ms: int) -> float:
         """Server Unix ms as our monotonic time."""
