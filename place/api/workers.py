@@ -9,9 +9,10 @@ of the canvas, its own players and limits, its own line in `place admin status`;
 sums them as it sums pods. One scrape of `/metrics` answers for every worker, each sample with a
 `worker` label (place.api.scrape).
 
-This process only supervises: it binds the port for each worker and forks it, starts the first
-worker alone (an unreachable Redis or a bad setting is said once, by it) and the others once it is
-up, passes SIGTERM, SIGINT and SIGUSR1 on, and replaces a worker that ends on its own (killed by
+This process only supervises: it binds the port for each worker and forks it, one after another,
+each once the one before is up (so an unreachable Redis or a bad setting is said once, by the
+first); a worker's socket takes connections only once it listens, after it has the canvas. It
+passes SIGTERM, SIGINT and SIGUSR1 on, and replaces a worker that ends on its own (killed by
 the kernel's OOM killer, say); a worker that ends before it is up, or more than `MAX_REPLACED`
 replacements within `REPLACED_WINDOW_S`, stop the pod instead: a setup mistake or a crash loop.
 Workers are in a process group of their own, so Ctrl-C reaches them once, through here; and they

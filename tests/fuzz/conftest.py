@@ -9,7 +9,10 @@ as many of each.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,8 +68,20 @@ class Site:
         self.pod: PlaceProcess = self.cluster.pod()
         done = self.cluster.admin("close")
         assert done.returncode == 0, done.stderr
+        self._wait_closed()
         self.redis = redis_sync.Redis.from_url(self.cluster.redis_url)
         self.canvas = self.redis.get(KEYS.canvas)
+
+    def _wait_closed(self, timeout: float = 10) -> None:
+        """Until the pod has the closed canvas: it tells its players of the change with a
+        `hello`, which a player connected before it would take for the answer to its message."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with urllib.request.urlopen(f"{self.pod.url}/api/config", timeout=5) as answer:
+                if json.load(answer)["open"] is False:
+                    return
+            assert time.monotonic() < deadline, "the pod never had the closed canvas"
+            time.sleep(0.05)
 
     def assert_untouched(self) -> None:
         assert self.redis.get(KEYS.canvas) == self.canvas, "bad input changed the canvas"
