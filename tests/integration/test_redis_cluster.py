@@ -32,6 +32,8 @@ async def cluster_redis(tmp_path: Path) -> AsyncIterator[Redis]:
     command = [
         *redis_server_command(port),
         "--cluster-enabled", "yes",
+        # its bus: by default the port + 10000, past 65535 for a free port above 55535
+        "--cluster-port", str(free_port()),
         "--cluster-config-file", str(tmp_path / "nodes.conf"),
         "--dir", str(tmp_path),
     ]  # fmt: skip
