@@ -42,6 +42,7 @@ from place.store import Store, StoreError
 
 MAX_REASON = 200  # the reason goes to the player with every refused placement
 MAX_DURATION_MS = 10 * 365 * 86_400_000
+MAX_COOLDOWN_S = 7 * 86_400  # longer is a closed canvas (`place admin close`)
 ROLLBACK_BATCH = 5_000  # pixels per rollback script call (each call is one stream entry)
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -173,8 +174,10 @@ class Admin:
 
     @_audited("cooldown")
     async def cooldown(self, seconds: float) -> str:
-        if seconds < 0:
-            raise AdminError(f"a cooldown is 0 or more seconds, got {seconds:g}")
+        if not 0 <= seconds <= MAX_COOLDOWN_S:  # NaN and infinity too
+            raise AdminError(
+                f"a cooldown is 0 to {MAX_COOLDOWN_S:,} seconds (a week), got {seconds:g}"
+            )
         version = await self._set(cooldown_ms=round(seconds * 1000))
         return self._changed(version, f"set the cooldown to {seconds:g} s")
 

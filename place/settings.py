@@ -7,6 +7,7 @@ A bad value fails at startup with one line naming the variable, what was expecte
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -278,6 +279,8 @@ class _Reader:
             value = float(raw)
         except ValueError:
             raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+        if not math.isfinite(value):
+            raise SettingsError(f"{name} must be a finite number, got {raw}")
         if not value >= low:
             raise SettingsError(f"{name} must be at least {low:g}, got {raw}")
         return value

@@ -197,6 +197,8 @@ async def test_each_command_reaches_every_player_on_two_pods(cluster: Cluster) -
     refused(admin(cluster, "rollback", "eve", "--since", "last tuesday"), "--since must be")
     refused(admin(cluster, "palette", "#ffffff", "--map", "#000000"), "--map must look like")
     refused(admin(cluster, "open", "--at", "2001-01-01T00:00:00"), "is not in the future")
+    for seconds in ("1e309", "nan", "-1", "700000"):  # the fuzz suite found 1e309's traceback
+        refused(admin(cluster, "cooldown", seconds), "a cooldown is 0 to 604,800 seconds")
     for player in everyone:
         await player.close()
 

@@ -53,3 +53,9 @@ def test_bad_values_fail_in_one_line(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message.replace("(", r"\(")) as caught:
         Settings.from_env(env)
     assert "\n" not in str(caught.value)
+
+
+def test_a_number_setting_must_be_finite() -> None:
+    for raw in ("inf", "1e309", "nan"):
+        with pytest.raises(SettingsError, match="PLACE_COOLDOWN_S must be a finite number"):
+            Settings.from_env({"PLACE_COOLDOWN_S": raw})
